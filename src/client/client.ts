@@ -1,0 +1,272 @@
+import { EventEmitter } from 'node:events';
+import {
+  AuthStatus, Cmd, FrameDecoder, PROTOCOL_VERSION, Platform, SERVER_CMDS, codecByCmd, codecs,
+  encodeFrame, ProtocolError, type Body, type Frame, type MessageCodec,
+} from '../protocol/index.ts';
+import { connectTransport, type ConnectOptions, type Transport } from './transport.ts';
+
+export interface ClientOptions extends ConnectOptions {
+  /** Protocol version announced by this client (0, 1 or 2; default 2). */
+  version?: number;
+  /** This client's uid: the default sender of the messages it sends. */
+  uid?: number;
+  /** Answer every message the server pushes with an ACK, as reference clients do (default true). */
+  autoAck?: boolean;
+}
+
+export interface AuthOptions {
+  token: string;
+  platform?: number;
+  deviceId?: string;
+}
+
+type Msg<K extends keyof typeof codecs> = Body<K>;
+
+/** Event name → listener arguments; each server message arrives decoded with its frame. */
+export interface ClientEvents {
+  auth_status: [Msg<'AUTH_STATUS'>, Frame];
+  im: [Msg<'IM'>, Frame];
+  group_im: [Msg<'GROUP_IM'>, Frame];
+  ack: [Msg<'ACK'>, Frame];
+  rt: [Msg<'RT'>, Frame];
+  room_im: [Msg<'ROOM_IM'>, Frame];
+  system: [Msg<'SYSTEM'>, Frame];
+  notification: [Msg<'NOTIFICATION'>, Frame];
+  group_notification: [Msg<'GROUP_NOTIFICATION'>, Frame];
+  customer: [Msg<'CUSTOMER_V2'>, Frame];
+  sync_begin: [Msg<'SYNC_BEGIN'>, Frame];
+  sync_end: [Msg<'SYNC_END'>, Frame];
+  sync_notify: [Msg<'SYNC_NOTIFY'>, Frame];
+  sync_group_begin: [Msg<'SYNC_GROUP_BEGIN'>, Frame];
+  sync_group_end: [Msg<'SYNC_GROUP_END'>, Frame];
+  sync_group_notify: [Msg<'SYNC_GROUP_NOTIFY'>, Frame];
+  metadata: [Msg<'METADATA'>, Frame];
+  pong: [Frame];
+  /** Every frame the server sends, before its own event. */
+  frame: [Frame];
+  close: [Error | undefined];
+  error: [Error];
+}
+
+const EVENT_OF: Partial<Record<number, keyof ClientEvents>> = {
+  [Cmd.AUTH_STATUS]: 'auth_status', [Cmd.IM]: 'im', [Cmd.GROUP_IM]: 'group_im', [Cmd.ACK]: 'ack',
+  [Cmd.RT]: 'rt', [Cmd.ROOM_IM]: 'room_im', [Cmd.SYSTEM]: 'system', [Cmd.NOTIFICATION]: 'notification',
+  [Cmd.GROUP_NOTIFICATION]: 'group_notification', [Cmd.CUSTOMER_V2]: 'customer',
+  [Cmd.SYNC_BEGIN]: 'sync_begin', [Cmd.SYNC_END]: 'sync_end', [Cmd.SYNC_NOTIFY]: 'sync_notify',
+  [Cmd.SYNC_GROUP_BEGIN]: 'sync_group_begin', [Cmd.SYNC_GROUP_END]: 'sync_group_end',
+  [Cmd.SYNC_GROUP_NOTIFY]: 'sync_group_notify', [Cmd.METADATA]: 'metadata',
+};
+
+/** Server messages a reference client acknowledges. */
+const ACKED = new Set<number>([
+  Cmd.IM, Cmd.GROUP_IM, Cmd.SYSTEM, Cmd.NOTIFICATION, Cmd.GROUP_NOTIFICATION, Cmd.CUSTOMER_V2,
+]);
+
+export class ClientClosedError extends Error {
+  override readonly name = 'ClientClosedError';
+  readonly code = 'ERR_CLIENT_CLOSED';
+}
+
+interface Pending<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+}
+
+/**
+ * A GoBelieve-protocol client over TCP, TLS, WebSocket or WSS. It numbers its own frames,
+ * decodes everything the server sends into typed events, and can acknowledge pushed
+ * messages automatically.
+ */
+export class ImClient extends EventEmitter<ClientEvents> {
+  readonly version: number;
+  uid: number | undefined;
+  readonly #transport: Transport;
+  readonly #decoder = new FrameDecoder({ accept: SERVER_CMDS });
+  readonly #autoAck: boolean;
+  #seq = 0;
+  #closed = false;
+  #acks = new Map<number, Pending<Msg<'ACK'>>>();
+  #auth: Pending<number> | undefined;
+  #pongs: Pending<void>[] = [];
+
+  private constructor(transport: Transport, o: ClientOptions) {
+    super();
+    this.#transport = transport;
+    this.version = o.version ?? PROTOCOL_VERSION;
+    this.uid = o.uid;
+    this.#autoAck = o.autoAck ?? true;
+    transport.onData = (chunk) => {
+      const err = this.#decoder.push(chunk, (f) => this.#dispatch(f));
+      if (err !== undefined) this.#protocolError(err);
+    };
+    transport.onClose = (err) => this.#onClose(err);
+  }
+
+  static async connect(o: ClientOptions): Promise<ImClient> {
+    return new ImClient(await connectTransport(o), o);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends a message; returns the seq it was sent with. */
+  post<T>(codec: MessageCodec<T>, msg: T, flag = 0): number {
+    if (this.#closed) throw new ClientClosedError('client is closed');
+    const seq = ++this.#seq;
+    this.#transport.write(encodeFrame(codec, msg, seq, this.version, flag));
+    return seq;
+  }
+
+  /** Authenticates; resolves with the AUTH_STATUS status (0 ok, 1 failed). */
+  auth(o: AuthOptions): Promise<number> {
+    const p = new Promise<number>((resolve, reject) => { this.#auth = { resolve, reject }; });
+    this.post(codecs.AUTH_TOKEN, {
+      platform_id: o.platform ?? Platform.ANDROID,
+      token: o.token,
+      device_id: o.deviceId ?? `node-${process.pid}-${this.#seq}`,
+    });
+    return p;
+  }
+
+  ping(): Promise<void> {
+    const p = new Promise<void>((resolve, reject) => this.#pongs.push({ resolve, reject }));
+    this.post(codecs.PING, {});
+    return p;
+  }
+
+  /** Sends a peer message; resolves with the server's ACK. */
+  sendIM(m: { receiver: number; content: Buffer | string; msgid?: number; timestamp?: number; sender?: number; flag?: number }): Promise<Msg<'ACK'>> {
+    return this.#acked(this.post(codecs.IM, this.#im(m), m.flag ?? 0));
+  }
+
+  /** Sends a group message (receiver is the group id); resolves with the server's ACK. */
+  sendGroupIM(m: { receiver: number; content: Buffer | string; msgid?: number; timestamp?: number; sender?: number; flag?: number }): Promise<Msg<'ACK'>> {
+    return this.#acked(this.post(codecs.GROUP_IM, this.#im(m), m.flag ?? 0));
+  }
+
+  /** Sends a realtime message; the server does not acknowledge it. */
+  sendRT(m: { receiver: number; content: Buffer | string; sender?: number }): number {
+    return this.post(codecs.RT, { sender: this.#sender(m.sender), receiver: m.receiver, content: bytes(m.content) });
+  }
+
+  /** Sends a message to the room this connection is in; resolves with the server's ACK. */
+  sendRoomIM(m: { room: number; content: Buffer | string; sender?: number }): Promise<Msg<'ACK'>> {
+    return this.#acked(this.post(codecs.ROOM_IM, { sender: this.#sender(m.sender), receiver: m.room, content: bytes(m.content) }));
+  }
+
+  sendCustomer(m: {
+    receiverAppid: number; receiver: number; content: Buffer | string;
+    senderAppid: number; sender?: number; timestamp?: number;
+  }): Promise<Msg<'ACK'>> {
+    return this.#acked(this.post(codecs.CUSTOMER_V2, {
+      sender_appid: m.senderAppid, sender: this.#sender(m.sender), receiver_appid: m.receiverAppid,
+      receiver: m.receiver, timestamp: m.timestamp ?? nowSeconds(), content: bytes(m.content),
+    }));
+  }
+
+  enterRoom(room: number): number {
+    return this.post(codecs.ENTER_ROOM, { room_id: room });
+  }
+
+  leaveRoom(room: number): number {
+    return this.post(codecs.LEAVE_ROOM, { room_id: room });
+  }
+
+  /** Resolves with the next frame of `cmd` the server sends (optionally matching `where`). */
+  next<K extends keyof ClientEvents>(event: K, timeoutMs = 5000): Promise<ClientEvents[K]> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off(event, on as never);
+        reject(new Error(`no ${String(event)} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const on = (...args: ClientEvents[K]) => {
+        clearTimeout(timer);
+        resolve(args);
+      };
+      this.once(event, on as never);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#transport.close();
+  }
+
+  destroy(): void {
+    this.#transport.destroy();
+  }
+
+  #im(m: { receiver: number; content: Buffer | string; msgid?: number; timestamp?: number; sender?: number }): Msg<'IM'> {
+    return {
+      sender: this.#sender(m.sender), receiver: m.receiver, timestamp: m.timestamp ?? nowSeconds(),
+      msgid: m.msgid ?? 0, content: bytes(m.content),
+    };
+  }
+
+  #sender(s: number | undefined): number {
+    const v = s ?? this.uid;
+    if (v === undefined) throw new TypeError('sender is required when the client was created without a uid');
+    return v;
+  }
+
+  #acked(seq: number): Promise<Msg<'ACK'>> {
+    return new Promise((resolve, reject) => this.#acks.set(seq, { resolve, reject }));
+  }
+
+  #dispatch(f: Frame): void {
+    this.emit('frame', f);
+    if (f.cmd === Cmd.PONG) {
+      this.#pongs.shift()?.resolve();
+      this.emit('pong', f);
+      return;
+    }
+    const codec = codecByCmd[f.cmd];
+    const event = EVENT_OF[f.cmd];
+    if (codec === undefined || event === undefined) return;
+    const msg = codec.forVersion(f.version).decode(f.body, 0, f.body.length);
+    if (msg instanceof ProtocolError) return this.#protocolError(msg);
+    if (f.cmd === Cmd.AUTH_STATUS) {
+      const status = (msg as Msg<'AUTH_STATUS'>).status;
+      this.#auth?.resolve(status);
+      this.#auth = undefined;
+    } else if (f.cmd === Cmd.ACK) {
+      const ack = msg as Msg<'ACK'>;
+      const p = this.#acks.get(ack.seq);
+      if (p !== undefined) {
+        this.#acks.delete(ack.seq);
+        p.resolve(ack);
+      }
+    } else if (this.#autoAck && ACKED.has(f.cmd)) {
+      this.post(codecs.ACK, { seq: f.seq, status: 0 });
+    }
+    (this.emit as (e: string, ...a: unknown[]) => boolean)(event, msg, f);
+  }
+
+  #protocolError(err: ProtocolError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.#transport.destroy();
+  }
+
+  #onClose(err: Error | undefined): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const closed = new ClientClosedError('connection closed', { cause: err });
+    this.#auth?.reject(closed);
+    for (const p of this.#acks.values()) p.reject(closed);
+    for (const p of this.#pongs) p.reject(closed);
+    this.#acks.clear();
+    this.#pongs = [];
+    this.emit('close', err);
+  }
+}
+
+function bytes(c: Buffer | string): Buffer {
+  return typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export { AuthStatus };

@@ -1,0 +1,2 @@
+export * from './client.ts';
+export type { ConnectOptions, TransportKind } from './transport.ts';
