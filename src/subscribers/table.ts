@@ -1,0 +1,343 @@
+import {
+  BUSY, EMPTY, GEN, HEADER_WORDS, H_CAPACITY, H_LIVE, H_LOCK, H_MAGIC, H_SLOTS, KIND_BIT, Kind,
+  LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOT_WORDS, STATE_MASK, S_APP_HI, S_APP_LO, S_COUNT,
+  S_CTL, S_ID_HI, S_ID_LO, S_MASK_HI, S_MASK_LO, TOMB,
+} from './layout.ts';
+
+export { Kind } from './layout.ts';
+
+export const SubscriberTableErrorCode = {
+  /** IM_SUBSCRIBER_CAPACITY keys are live: a new key cannot be added. */
+  FULL: 'ERR_TABLE_FULL',
+  /** The key's count (or its online half) is at 65535. */
+  COUNT_LIMIT: 'ERR_COUNT_LIMIT',
+  /** A removal for a key or a half that holds nothing: a caller's bookkeeping bug. */
+  NOT_FOUND: 'ERR_NOT_SUBSCRIBED',
+} as const;
+export type SubscriberTableErrorCode = (typeof SubscriberTableErrorCode)[keyof typeof SubscriberTableErrorCode];
+
+export class SubscriberTableError extends Error {
+  override readonly name = 'SubscriberTableError';
+  readonly code: SubscriberTableErrorCode;
+  constructor(code: SubscriberTableErrorCode, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const TWO_32 = 4294967296;
+// Ids that fit in 32 bits (nearly all) skip the division.
+const hiOf = (v: number) => ((v | 0) === v ? v >> 31 : Math.floor(v / TWO_32) | 0);
+const loOf = (v: number) => ((v | 0) === v ? v : (v - Math.floor(v / TWO_32) * TWO_32) | 0);
+const ONLINE_ONE = 0x10000;
+
+/**
+ * The process-wide subscriber table: per (kind, appid, id) the packed connection count and
+ * the mask of shards holding the key, in a SharedArrayBuffer that every thread maps.
+ *
+ * Concurrency: count and mask updates are lock-free. A thread first pins the key's slot
+ * with a compare-exchange on its CTL word, updates, then unpins; the last to unpin a slot
+ * whose count and mask are zero turns it into a tombstone, and the generation bits in CTL
+ * make that compare-exchange fail if anyone touched the slot since. Only inserting a new key
+ * and turning tombstones back into empty slots take the table's spin lock (held for one
+ * probe), which is what rules out two threads inserting the same key twice.
+ * No operation ever blocks: the lock is a spin on Atomics.compareExchange.
+ */
+export class SubscriberTable {
+  readonly buffer: SharedArrayBuffer;
+  readonly #w: Int32Array;
+  readonly #mask: number;
+  readonly #slots: number;
+
+  static create(capacity: number): SubscriberTable {
+    if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) {
+      throw new RangeError('capacity must be an integer between 1 and 67108864');
+    }
+    let slots = 1;
+    while (slots < capacity * SLOTS_PER_KEY) slots *= 2;
+    const buffer = new SharedArrayBuffer((HEADER_WORDS + slots * SLOT_WORDS) * 4);
+    const w = new Int32Array(buffer);
+    w[H_CAPACITY] = capacity;
+    w[H_SLOTS] = slots;
+    w[H_MAGIC] = MAGIC;
+    return new SubscriberTable(buffer);
+  }
+
+  /** Maps a table created by another thread. */
+  constructor(buffer: SharedArrayBuffer) {
+    this.buffer = buffer;
+    this.#w = new Int32Array(buffer);
+    if (this.#w[H_MAGIC] !== MAGIC) throw new TypeError('buffer is not a subscriber table');
+    this.#slots = this.#w[H_SLOTS]!;
+    this.#mask = this.#slots - 1;
+  }
+
+  get capacity(): number {
+    return this.#w[H_CAPACITY]!;
+  }
+
+  /** Live keys right now. */
+  get size(): number {
+    return Atomics.load(this.#w, H_LIVE);
+  }
+
+  /** Tombstones right now (a scan: for tests and diagnostics). */
+  get tombstones(): number {
+    let n = 0;
+    for (let i = 0; i < this.#slots; i++) {
+      if ((Atomics.load(this.#w, HEADER_WORDS + i * SLOT_WORDS + S_CTL) & STATE_MASK) === TOMB) n++;
+    }
+    return n;
+  }
+
+  /**
+   * Counts one more connection of (appid, uid). `firstOnShard`: the calling shard had no
+   * connection of this user before (its Route says so), so its bit joins the mask.
+   * Returns the packed count before the change.
+   */
+  addUser(appid: number, uid: number, online: boolean, shard: number, firstOnShard: boolean): number {
+    return this.#change(Kind.USER, appid, uid, online ? 1 + ONLINE_ONE : 1, shard, firstOnShard ? 1 : 0);
+  }
+
+  /** The reverse of addUser; `lastOnShard` clears the shard's bit. Returns the packed count before. */
+  removeUser(appid: number, uid: number, online: boolean, shard: number, lastOnShard: boolean): number {
+    return this.#change(Kind.USER, appid, uid, online ? -1 - ONLINE_ONE : -1, shard, lastOnShard ? -1 : 0);
+  }
+
+  addRoomMember(appid: number, room: number, shard: number, firstOnShard: boolean): number {
+    return this.#change(Kind.ROOM, appid, room, 1, shard, firstOnShard ? 1 : 0);
+  }
+
+  removeRoomMember(appid: number, room: number, shard: number, lastOnShard: boolean): number {
+    return this.#change(Kind.ROOM, appid, room, -1, shard, lastOnShard ? -1 : 0);
+  }
+
+  /** The packed count of a key (0 when absent). */
+  count(kind: Kind, appid: number, id: number): number {
+    const s = this.#find(kind, hiOf(appid), loOf(appid), hiOf(id), loOf(id));
+    return s < 0 ? 0 : Atomics.load(this.#w, s + S_COUNT) >>> 0;
+  }
+
+  isUserOnline(appid: number, uid: number): boolean {
+    return this.count(Kind.USER, appid, uid) >>> 16 > 0;
+  }
+
+  /** Writes the shards holding the key into `out` (reused by the caller: no allocation); returns how many. */
+  shards(kind: Kind, appid: number, id: number, out: number[]): number {
+    const s = this.#find(kind, hiOf(appid), loOf(appid), hiOf(id), loOf(id));
+    if (s < 0) return 0;
+    const n = bitsOf(Atomics.load(this.#w, s + S_MASK_LO), 0, out, 0);
+    return bitsOf(Atomics.load(this.#w, s + S_MASK_HI), 32, out, n);
+    return n;
+  }
+
+  /**
+   * Visits every live key with its current count. Safe while other threads write: a key
+   * added or removed during the scan may or may not be visited, every other key is.
+   */
+  scan(visit: (kind: Kind, appid: number, id: number, count: number) => void): void {
+    const w = this.#w;
+    for (let i = 0; i < this.#slots; i++) {
+      const s = HEADER_WORDS + i * SLOT_WORDS;
+      const c1 = Atomics.load(w, s + S_CTL);
+      if ((c1 & STATE_MASK) !== LIVE) continue;
+      const ah = w[s + S_APP_HI]!, al = w[s + S_APP_LO]!, ih = w[s + S_ID_HI]!, il = w[s + S_ID_LO]!;
+      const count = Atomics.load(w, s + S_COUNT) >>> 0;
+      const c2 = Atomics.load(w, s + S_CTL);
+      if ((c2 & STATE_MASK) !== LIVE || (c2 & KIND_BIT) !== (c1 & KIND_BIT)) continue;
+      if (ah !== w[s + S_APP_HI] || al !== w[s + S_APP_LO] || ih !== w[s + S_ID_HI] || il !== w[s + S_ID_LO]) continue;
+      if (count === 0) continue;
+      visit(c1 & KIND_BIT ? Kind.ROOM : Kind.USER, ah * TWO_32 + (al >>> 0), ih * TWO_32 + (il >>> 0), count);
+    }
+  }
+
+  #change(kind: Kind, appid: number, id: number, delta: number, shard: number, bit: number): number {
+    if (!(shard >= 0 && shard < MAX_SHARDS)) throw new RangeError(`shard must be in 0..${MAX_SHARDS - 1}`);
+    const ah = hiOf(appid), al = loOf(appid), ih = hiOf(id), il = loOf(id);
+    const w = this.#w;
+    let s = this.#pin(kind, ah, al, ih, il);
+    if (s < 0) {
+      if (delta < 0) throw this.#notFound(kind, appid, id);
+      s = this.#insert(kind, ah, al, ih, il);
+    }
+    let prev: number;
+    for (;;) {
+      prev = Atomics.load(w, s + S_COUNT);
+      const total = prev & 0xffff;
+      const online = prev >>> 16;
+      if (delta > 0 && (total === 0xffff || (kind === Kind.USER && delta > 1 && online === 0xffff))) {
+        this.#unpin(s);
+        throw new SubscriberTableError(SubscriberTableErrorCode.COUNT_LIMIT, `count of ${kindName(kind)} ${appid}/${id} is at 65535`);
+      }
+      if (delta < 0 && (total === 0 || (delta < -1 && online === 0))) {
+        this.#unpin(s);
+        throw this.#notFound(kind, appid, id);
+      }
+      if (Atomics.compareExchange(w, s + S_COUNT, prev, (prev + delta) | 0) === prev) break;
+    }
+    if (bit !== 0) {
+      const word = shard < 32 ? S_MASK_LO : S_MASK_HI;
+      const b = 1 << (shard & 31);
+      if (bit > 0) Atomics.or(w, s + word, b);
+      else Atomics.and(w, s + word, ~b);
+    }
+    this.#unpin(s);
+    return prev >>> 0;
+  }
+
+  #notFound(kind: Kind, appid: number, id: number): SubscriberTableError {
+    return new SubscriberTableError(SubscriberTableErrorCode.NOT_FOUND, `${kindName(kind)} ${appid}/${id} has no such connection counted`);
+  }
+
+  #home(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    let h = Math.imul(il ^ kind, 0x9e3779b1);
+    h = Math.imul(h ^ ih ^ (h >>> 15), 0x85ebca6b);
+    h = Math.imul(h ^ al ^ (h >>> 13), 0xc2b2ae35);
+    h = Math.imul(h ^ ah ^ (h >>> 16), 0x27d4eb2f);
+    return (h ^ (h >>> 15)) & this.#mask;
+  }
+
+  #matches(s: number, c: number, kind: Kind, ah: number, al: number, ih: number, il: number): boolean {
+    const w = this.#w;
+    return ((c & KIND_BIT) !== 0) === (kind === Kind.ROOM)
+      && w[s + S_ID_LO] === il && w[s + S_ID_HI] === ih && w[s + S_APP_LO] === al && w[s + S_APP_HI] === ah;
+  }
+
+  /** Slot offset of a live key, without pinning (reads may race with its removal). */
+  #find(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    const w = this.#w;
+    for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; i = (i + 1) & this.#mask, n++) {
+      const s = HEADER_WORDS + i * SLOT_WORDS;
+      let c = Atomics.load(w, s + S_CTL);
+      while ((c & STATE_MASK) === BUSY) { Atomics.pause(); c = Atomics.load(w, s + S_CTL); }
+      const state = c & STATE_MASK;
+      if (state === EMPTY) return -1;
+      if (state === LIVE && this.#matches(s, c, kind, ah, al, ih, il)) return s;
+    }
+    return -1;
+  }
+
+  /** Finds and pins a live key; -1 when absent. */
+  #pin(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    const w = this.#w;
+    for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; n++) {
+      const s = HEADER_WORDS + i * SLOT_WORDS;
+      const c = Atomics.load(w, s + S_CTL);
+      const state = c & STATE_MASK;
+      if (state === BUSY) { Atomics.pause(); n--; continue; }
+      if (state === EMPTY) return -1;
+      if (state === LIVE && this.#matches(s, c, kind, ah, al, ih, il)) {
+        if (Atomics.compareExchange(w, s + S_CTL, c, (c + PIN + GEN) | 0) === c) return s;
+        n--; // the slot changed under us: look at it again
+        continue;
+      }
+      i = (i + 1) & this.#mask;
+    }
+    return -1;
+  }
+
+  #unpin(s: number): void {
+    const w = this.#w;
+    const c = (Atomics.sub(w, s + S_CTL, PIN) - PIN) | 0;
+    if ((c & PINS_MASK) !== 0) return;
+    // Last one out: reclaim the slot if it holds nothing. The compare-exchange fails if any
+    // thread pinned the slot after c was read, because every pin bumps the generation.
+    if (Atomics.load(w, s + S_COUNT) !== 0 || Atomics.load(w, s + S_MASK_LO) !== 0 || Atomics.load(w, s + S_MASK_HI) !== 0) return;
+    const tomb = ((c & ~STATE_MASK & ~KIND_BIT) + GEN) | TOMB;
+    if (Atomics.compareExchange(w, s + S_CTL, c, tomb | 0) !== c) return;
+    Atomics.sub(w, H_LIVE, 1);
+    // Only a tombstone followed by an empty slot can be swept: check before taking the lock.
+    if ((Atomics.load(w, this.#next(s) + S_CTL) & STATE_MASK) !== EMPTY) return;
+    this.#lock();
+    this.#sweep(s);
+    this.#unlock();
+  }
+
+  /**
+   * Turns the tombstone at s, and the tombstones right before it, back into empty slots when
+   * the slot after them is empty: no probe can need to pass them then. Under the lock, since
+   * only inserts (which hold it) turn tombstones or empty slots into anything else.
+   */
+  #sweep(s: number): void {
+    const w = this.#w;
+    if ((Atomics.load(w, this.#next(s) + S_CTL) & STATE_MASK) !== EMPTY) return;
+    let i = (s - HEADER_WORDS) / SLOT_WORDS;
+    for (let n = 0; n < this.#slots; n++, i = (i - 1) & this.#mask) {
+      const at = HEADER_WORDS + i * SLOT_WORDS + S_CTL;
+      const c = Atomics.load(w, at);
+      if ((c & STATE_MASK) !== TOMB) return;
+      if (Atomics.compareExchange(w, at, c, (((c & ~STATE_MASK) + GEN) | EMPTY) | 0) !== c) return;
+    }
+  }
+
+  #next(s: number): number {
+    return HEADER_WORDS + ((((s - HEADER_WORDS) / SLOT_WORDS + 1) & this.#mask) * SLOT_WORDS);
+  }
+
+  /** Inserts a key that #pin did not find and returns its slot, pinned. */
+  #insert(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    const w = this.#w;
+    this.#lock();
+    try {
+      let free = -1;
+      for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; n++) {
+        const s = HEADER_WORDS + i * SLOT_WORDS;
+        const c = Atomics.load(w, s + S_CTL);
+        const state = c & STATE_MASK;
+        if (state === LIVE && this.#matches(s, c, kind, ah, al, ih, il)) {
+          // Another thread inserted it first.
+          if (Atomics.compareExchange(w, s + S_CTL, c, (c + PIN + GEN) | 0) === c) return s;
+          n--;
+          continue;
+        }
+        if (state === TOMB && free < 0) free = s;
+        if (state === EMPTY) {
+          if (free < 0) free = s;
+          break;
+        }
+        i = (i + 1) & this.#mask;
+      }
+      if (free < 0 || Atomics.load(w, H_LIVE) >= w[H_CAPACITY]!) {
+        throw new SubscriberTableError(SubscriberTableErrorCode.FULL,
+          `subscriber table is full (${w[H_CAPACITY]} keys); raise IM_SUBSCRIBER_CAPACITY`);
+      }
+      const c = Atomics.load(w, free + S_CTL);
+      const gen = (c & ~(STATE_MASK | KIND_BIT | PINS_MASK)) + GEN;
+      Atomics.store(w, free + S_CTL, (gen | BUSY) | 0);
+      w[free + S_APP_HI] = ah;
+      w[free + S_APP_LO] = al;
+      w[free + S_ID_HI] = ih;
+      w[free + S_ID_LO] = il;
+      w[free + S_COUNT] = 0;
+      w[free + S_MASK_LO] = 0;
+      w[free + S_MASK_HI] = 0;
+      Atomics.add(w, H_LIVE, 1);
+      // Publishing LIVE (a sequentially consistent store) makes the plain writes above
+      // visible to every thread that reads LIVE with Atomics.load.
+      Atomics.store(w, free + S_CTL, ((gen + GEN) | LIVE | (kind === Kind.ROOM ? KIND_BIT : 0) | PIN) | 0);
+      return free;
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  #lock(): void {
+    while (Atomics.compareExchange(this.#w, H_LOCK, 0, 1) !== 0) Atomics.pause();
+  }
+
+  #unlock(): void {
+    Atomics.store(this.#w, H_LOCK, 0);
+  }
+}
+
+function bitsOf(m: number, base: number, out: number[], n: number): number {
+  while (m !== 0) {
+    out[n++] = base + 31 - Math.clz32(m & -m);
+    m &= m - 1;
+  }
+  return n;
+}
+
+function kindName(kind: Kind): string {
+  return kind === Kind.ROOM ? 'room' : 'user';
+}
