@@ -1,0 +1,84 @@
+/**
+ * Reading environment variables into typed values. Every variable is read in one place
+ * (the config modules), validated, and a value that does not parse stops start-up with a
+ * ConfigError naming the variable.
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly code = 'ERR_CONFIG';
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.variable = variable;
+  }
+}
+
+export type Env = Record<string, string | undefined>;
+
+function raw(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+export function intVar(env: Env, name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!/^-?\d+$/.test(v)) throw new ConfigError(name, `must be an integer, got "${v}"`);
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${v}`);
+  return n;
+}
+
+export function portVar(env: Env, name: string, fallback: number): number {
+  return intVar(env, name, fallback, 0, 65535);
+}
+
+export function strVar(env: Env, name: string, fallback: string): string;
+export function strVar(env: Env, name: string, fallback?: undefined): string | undefined;
+export function strVar(env: Env, name: string, fallback?: string): string | undefined {
+  return raw(env, name) ?? fallback;
+}
+
+export function enumVar<const T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  if (!(values as readonly string[]).includes(v)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${v}"`);
+  return v as T;
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Comma-separated host:port list; empty means none. */
+export function addrListVar(env: Env, name: string): HostPort[] {
+  const v = raw(env, name);
+  if (v === undefined) return [];
+  return v.split(',').map((part) => {
+    const m = /^\s*(\[[^\]]+\]|[^:\s]+):(\d+)\s*$/.exec(part);
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port < 1 || port > 65535) throw new ConfigError(name, `"${part.trim()}" is not host:port`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
+
+export function urlVar(env: Env, name: string, protocols: readonly string[]): string | undefined {
+  const v = raw(env, name);
+  if (v === undefined) return undefined;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ConfigError(name, `"${v}" is not a URL`);
+  }
+  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${u.protocol}`);
+  return v;
+}
+
+/** Renders a config for the start-up banner, hiding secrets. */
+export function describe(config: object, secret: readonly string[] = []): string {
+  return Object.entries(config)
+    .map(([k, v]) => `  ${k} = ${secret.includes(k) && v !== undefined ? '(set)' : JSON.stringify(v)}`)
+    .join('\n');
+}

@@ -1,0 +1,63 @@
+import type http from 'node:http';
+
+/** A request the caller got wrong: answered with `status` and the `{"meta": …}` error shape. */
+export class HttpError extends Error {
+  override readonly name = 'HttpError';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function sendError(res: http.ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { meta: { code: status, message } });
+}
+
+/** An int64 query parameter that must be present and exactly representable. */
+export function intParam(url: URL, name: string): number {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') throw new HttpError(400, `missing parameter ${name}`);
+  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new HttpError(400, `parameter ${name} must be an integer, got "${v}"`);
+  return Number(v);
+}
+
+/** Reads a request body up to `limit` bytes; a larger body is a 413. */
+export async function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of req) {
+    n += (c as Buffer).length;
+    if (n > limit) throw new HttpError(413, `body larger than ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks, n);
+}
+
+export type Handler = (req: http.IncomingMessage, url: URL, res: http.ServerResponse) => Promise<void> | void;
+
+/**
+ * Wraps a route table as a request listener: unknown paths are 404, an HttpError becomes
+ * its status, anything else a logged 500; no request can crash the process.
+ */
+export function router(routes: Record<string, Handler>, onError: (err: unknown) => void): http.RequestListener {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const handler = routes[url.pathname];
+    if (handler === undefined) return sendError(res, 404, `no such endpoint ${url.pathname}`);
+    Promise.resolve()
+      .then(() => handler(req, url, res))
+      .catch((err: unknown) => {
+        if (err instanceof HttpError) return sendError(res, err.status, err.message);
+        onError(err);
+        if (!res.headersSent) sendError(res, 500, 'internal error');
+        else res.destroy();
+      });
+  };
+}

@@ -1,0 +1,47 @@
+/**
+ * `npm run imr`: the router process. Configuration from the environment (README), printed at
+ * start-up; a bad value stops it with a message naming the variable.
+ */
+import type http from 'node:http';
+import { ConfigError, describe } from '../config/env.ts';
+import { routerConfig, type RouterConfig } from '../config/router.ts';
+import { createLogger, logReady } from '../log/logger.ts';
+import { startRouterHttp } from './http.ts';
+import { LogPushSink, RedisPushSink } from './push.ts';
+import { Router } from './router.ts';
+
+let config: RouterConfig;
+try {
+  config = routerConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`imr: ${err.message}\n`);
+  process.exit(2);
+}
+
+const log = createLogger('imr', config.logLevel);
+process.stderr.write(`imr configuration:\n${describe(config)}\n`);
+if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
+  log.warn({ host: config.host }, 'the router has no authentication: expose it only on a private network');
+}
+
+const push = config.redisUrl !== undefined
+  ? new RedisPushSink(config.redisUrl, config.pushBufferLimit, log)
+  : new LogPushSink(log);
+const router = new Router(config, log, push);
+const port = await router.listen();
+const httpServer: http.Server = await startRouterHttp(router, config.host, config.httpPort, log);
+const httpPort = (httpServer.address() as { port: number }).port;
+logReady(log, { port, httpPort, host: config.host, redis: config.redisUrl !== undefined });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) process.exit(1);
+  stopping = true;
+  log.info({ signal }, 'shutting down');
+  httpServer.close();
+  await router.close();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
