@@ -1,0 +1,43 @@
+import { Redis } from 'ioredis';
+import { AuthError, AuthErrorCode, type Authenticator, type Identity } from './auth.ts';
+
+/**
+ * GoBelieve's token store: hash `access_token_<token>` with `user_id` and `app_id`. A user's
+ * preferences live in hash `users_<appid>_<uid>` (`notification_on`, `unread`).
+ */
+export class RedisAuthenticator implements Authenticator {
+  readonly #redis: Redis;
+  constructor(url: string) {
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    this.#redis.on('error', () => {}); // reported per request as ERR_AUTH_UNAVAILABLE
+  }
+
+  async authenticate(token: string): Promise<Identity> {
+    let fields: Record<string, string>;
+    let notification: string | null;
+    try {
+      fields = await this.#redis.hgetall(`access_token_${token}`);
+    } catch (err) {
+      throw new AuthError(AuthErrorCode.UNAVAILABLE, 'token store unreachable', { cause: err });
+    }
+    const appid = Number(fields.app_id);
+    const uid = Number(fields.user_id);
+    if (!Number.isSafeInteger(appid) || !Number.isSafeInteger(uid) || fields.app_id === undefined || fields.user_id === undefined) {
+      throw new AuthError(AuthErrorCode.INVALID, 'unknown token');
+    }
+    try {
+      notification = await this.#redis.hget(`users_${appid}_${uid}`, 'notification_on');
+    } catch {
+      notification = null;
+    }
+    return { appid, uid, notificationOn: notification === null ? undefined : notification === '1' };
+  }
+
+  async setUnread(appid: number, uid: number, count: number): Promise<void> {
+    await this.#redis.hset(`users_${appid}_${uid}`, 'unread', String(count));
+  }
+
+  async close(): Promise<void> {
+    this.#redis.disconnect();
+  }
+}

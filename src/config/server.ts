@@ -1,0 +1,88 @@
+import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { ConfigError, addrListVar, enumVar, intVar, portVar, strVar, urlVar, type Env, type HostPort } from './env.ts';
+import { LOG_LEVELS } from './router.ts';
+import { MAX_BODY } from '../protocol/index.ts';
+import { MAX_SHARDS } from '../subscribers/layout.ts';
+
+/** Everything an access server needs, validated; handed to each thread in its start-up message. */
+export interface ServerConfig {
+  shards: number;
+  /** Bind address of the client listeners (TCP, WS, TLS, WSS). */
+  host: string;
+  port: number;
+  wsPort: number;
+  tlsPort: number | undefined;
+  wssPort: number | undefined;
+  /** PEM text, read at start-up from IM_TLS_CERT / IM_TLS_KEY. */
+  tlsCert: string | undefined;
+  tlsKey: string | undefined;
+  httpHost: string;
+  httpPort: number;
+  httpToken: string | undefined;
+  routeAddrs: HostPort[];
+  groupRouteAddrs: HostPort[];
+  auth: 'jwt' | 'redis';
+  jwtSecret: string | undefined;
+  redisUrl: string | undefined;
+  subscriberCapacity: number;
+  queueLimit: number;
+  maxBody: number;
+  clientTimeoutS: number;
+  authTimeoutS: number;
+  channelBatchBytes: number;
+  channelQueueLimit: number;
+  roomRule: 'none' | 'uid' | 'device';
+  logLevel: (typeof LOG_LEVELS)[number];
+  shutdownTimeoutS: number;
+}
+
+function pem(env: Env, name: string): string | undefined {
+  const path = strVar(env, name);
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(name, `cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+export function serverConfig(env: Env = process.env): ServerConfig {
+  const tlsCert = pem(env, 'IM_TLS_CERT');
+  const tlsKey = pem(env, 'IM_TLS_KEY');
+  const tlsPort = strVar(env, 'IM_TLS_PORT') === undefined ? undefined : portVar(env, 'IM_TLS_PORT', 0);
+  const wssPort = strVar(env, 'IM_WSS_PORT') === undefined ? undefined : portVar(env, 'IM_WSS_PORT', 0);
+  if ((tlsPort !== undefined || wssPort !== undefined) && (tlsCert === undefined || tlsKey === undefined)) {
+    throw new ConfigError(tlsCert === undefined ? 'IM_TLS_CERT' : 'IM_TLS_KEY', 'is required when IM_TLS_PORT or IM_WSS_PORT is set');
+  }
+  const auth = enumVar(env, 'IM_AUTH', ['jwt', 'redis'] as const, 'jwt');
+  const redisUrl = urlVar(env, 'IM_REDIS_URL', ['redis:', 'rediss:']);
+  if (auth === 'redis' && redisUrl === undefined) throw new ConfigError('IM_REDIS_URL', 'is required when IM_AUTH=redis');
+  const routeAddrs = addrListVar(env, 'IM_ROUTE_ADDRS');
+  const groupRouteAddrs = addrListVar(env, 'IM_GROUP_ROUTE_ADDRS');
+  return {
+    shards: intVar(env, 'IM_SHARDS', Math.max(1, availableParallelism() - 1), 1, MAX_SHARDS),
+    host: strVar(env, 'IM_HOST', '0.0.0.0'),
+    port: portVar(env, 'IM_PORT', 23000),
+    wsPort: portVar(env, 'IM_WS_PORT', 13891),
+    tlsPort, wssPort, tlsCert, tlsKey,
+    httpHost: strVar(env, 'IM_HTTP_HOST', '127.0.0.1'),
+    httpPort: portVar(env, 'IM_HTTP_PORT', 6666),
+    httpToken: strVar(env, 'IM_HTTP_TOKEN'),
+    routeAddrs,
+    groupRouteAddrs,
+    auth,
+    jwtSecret: strVar(env, 'IM_JWT_SECRET'),
+    redisUrl,
+    subscriberCapacity: intVar(env, 'IM_SUBSCRIBER_CAPACITY', 1 << 18, 1, 1 << 26),
+    queueLimit: intVar(env, 'IM_QUEUE_LIMIT', 300, 1),
+    maxBody: intVar(env, 'IM_MAX_BODY', MAX_BODY, 64, MAX_BODY),
+    clientTimeoutS: intVar(env, 'IM_CLIENT_TIMEOUT_S', 360, 1),
+    authTimeoutS: intVar(env, 'IM_AUTH_TIMEOUT_S', 30, 1),
+    channelBatchBytes: intVar(env, 'IM_CHANNEL_BATCH_BYTES', 256 * 1024, 1024),
+    channelQueueLimit: intVar(env, 'IM_CHANNEL_QUEUE_LIMIT', 100_000, 0),
+    roomRule: enumVar(env, 'IM_ROOM_RULE', ['none', 'uid', 'device'] as const, 'none'),
+    logLevel: enumVar(env, 'IM_LOG_LEVEL', LOG_LEVELS, 'info'),
+    shutdownTimeoutS: intVar(env, 'IM_SHUTDOWN_TIMEOUT_S', 10, 1),
+  };
+}

@@ -1,0 +1,53 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { Endpoint } from 'comlink';
+import type { ShardReport } from './stats.ts';
+
+/** The control plane a shard exposes to the main thread (comlink over a dedicated port). */
+export interface ShardControl {
+  report(): ShardReport;
+  /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */
+  drain(timeoutMs: number): Promise<number>;
+  ping(): boolean;
+}
+
+type Listener = ((ev: { data: unknown }) => void) | { handleEvent(ev: { data: unknown }): void };
+
+/** comlink speaks DOM-style ports; Node's MessagePort has on/off and no event wrapper. */
+export function endpoint(port: MessagePort): Endpoint {
+  const wrapped = new WeakMap<object, (data: unknown) => void>();
+  return ({
+    postMessage: (message: unknown, transfer?: unknown[]) => port.postMessage(message, transfer as never),
+    addEventListener: (_type: string, listener: Listener) => {
+      const fn = (data: unknown) => {
+        const ev = { data };
+        if (typeof listener === 'function') listener(ev);
+        else listener.handleEvent(ev);
+      };
+      wrapped.set(listener, fn);
+      port.on('message', fn);
+    },
+    removeEventListener: (_type: string, listener: Listener) => {
+      const fn = wrapped.get(listener);
+      if (fn !== undefined) port.off('message', fn);
+    },
+    start: () => port.start(),
+  }) as unknown as Endpoint;
+}
+
+/** The start-up message of a shard worker (workerData). */
+export interface ShardStart {
+  index: number;
+  config: import('../config/server.ts').ServerConfig;
+  table: SharedArrayBuffer;
+  load: SharedArrayBuffer;
+  /** Port to each other shard, by shard index (undefined for itself). */
+  peers: (MessagePort | undefined)[];
+  control: MessagePort;
+}
+
+/** What the main thread posts to a shard: a freshly accepted, unread socket. */
+export interface SocketHandoff {
+  type: 'socket';
+  kind: import('./connection.ts').TransportKind;
+  socket: import('node:net').Socket;
+}

@@ -1,0 +1,82 @@
+import http from 'node:http';
+import { once } from 'node:events';
+import { router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
+import type { Logger } from '../log/logger.ts';
+import { Kind, type SubscriberTable } from '../subscribers/index.ts';
+import type { ShardPool } from './shards.ts';
+import type { ShardReport } from './stats.ts';
+
+export interface ApiContext {
+  pool: ShardPool;
+  table: SubscriberTable;
+  log: Logger;
+  token: string | undefined;
+}
+
+/** Whole-server figures: per-shard reports summed, distinct users and rooms from the shared table. */
+export async function summary(ctx: ApiContext, appid?: number): Promise<object> {
+  const reports: ShardReport[] = await Promise.all(ctx.pool.shards.map((s) => s.control.report()));
+  const users = new Map<number, number>();
+  const rooms = new Map<number, number>();
+  ctx.table.scan((kind, a) => {
+    const m = kind === Kind.USER ? users : rooms;
+    m.set(a, (m.get(a) ?? 0) + 1);
+  });
+  const apps = new Map<number, { appid: number; client_count: number; clientset_count: number; room_count: number; room_client_count: number }>();
+  for (const r of reports) {
+    for (const a of r.apps) {
+      const e = apps.get(a.appid) ?? { appid: a.appid, client_count: 0, clientset_count: users.get(a.appid) ?? 0, room_count: rooms.get(a.appid) ?? 0, room_client_count: 0 };
+      e.client_count += a.clients;
+      e.room_client_count += a.room_clients;
+      apps.set(a.appid, e);
+    }
+  }
+  const sum = (f: (r: ShardReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+  const selected = [...apps.values()].filter((a) => appid === undefined || a.appid === appid).sort((x, y) => x.appid - y.appid);
+  return {
+    connection_count: sum((r) => r.connections),
+    client_count: appid === undefined ? sum((r) => r.clients) : selected.reduce((n, a) => n + a.client_count, 0),
+    clientset_count: appid === undefined ? [...users.values()].reduce((n, x) => n + x, 0) : (users.get(appid) ?? 0),
+    in_message_count: sum((r) => r.stats.messagesIn),
+    out_message_count: sum((r) => r.stats.framesOut + r.delivered),
+    room_count: appid === undefined ? [...rooms.values()].reduce((n, x) => n + x, 0) : (rooms.get(appid) ?? 0),
+    apps: selected,
+    shards: reports.map((r) => ({
+      shard: r.shard, connections: r.connections, clients: r.clients, users: r.users, rooms: r.rooms,
+      handoffs_in: r.handoffs_in, handoffs_out: r.handoffs_out, ...r.stats,
+    })),
+  };
+}
+
+export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
+  return {
+    '/summary': async (_req, url, res) => {
+      const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
+      sendJson(res, 200, await summary(ctx, appid));
+    },
+    '/healthz': async (_req, _url, res) => {
+      const ok = await Promise.race([
+        Promise.all(ctx.pool.shards.map((s) => s.control.ping())).then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
+      ]);
+      sendJson(res, ok ? 200 : 503, { ok, shards: ctx.pool.shards.length });
+    },
+  };
+}
+
+/** Non-GET requests need the admin token when one is configured. */
+function guarded(ctx: ApiContext, routes: Record<string, Handler>): Record<string, Handler> {
+  return Object.fromEntries(Object.entries(routes).map(([path, h]) => [path, ((req, url, res) => {
+    if (ctx.token !== undefined && req.method !== 'GET' && req.headers.authorization !== `Bearer ${ctx.token}`) {
+      throw new HttpError(401, 'missing or wrong admin token (Authorization: Bearer …)');
+    }
+    return h(req, url, res);
+  }) as Handler]));
+}
+
+export async function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer(router(guarded(ctx, apiRoutes(ctx)), (err) => ctx.log.error({ err }, 'http handler failed')));
+  server.listen(port, host);
+  await once(server, 'listening');
+  return server;
+}

@@ -1,0 +1,64 @@
+/**
+ * `npm start`: the access server. Main thread: configuration, the shard workers, the client
+ * listeners and the HTTP API. Configuration comes from the environment (README) and is
+ * printed at start-up; a bad value stops start-up with a message naming the variable.
+ */
+import { randomBytes } from 'node:crypto';
+import { ConfigError, describe } from '../config/env.ts';
+import { serverConfig, type ServerConfig } from '../config/server.ts';
+import { createLogger, logReady } from '../log/logger.ts';
+import { signToken } from '../auth/jwt.ts';
+import { SubscriberTable } from '../subscribers/index.ts';
+import { ShardPool } from './shards.ts';
+import { Acceptors } from './acceptors.ts';
+import { startApi } from './http-api.ts';
+
+let config: ServerConfig;
+try {
+  config = serverConfig();
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  process.stderr.write(`im: ${err.message}\n`);
+  process.exit(2);
+}
+
+const log = createLogger('im', config.logLevel);
+let sampleToken: string | undefined;
+if (config.auth === 'jwt' && config.jwtSecret === undefined) {
+  config.jwtSecret = randomBytes(32).toString('base64url');
+  sampleToken = await signToken(config.jwtSecret, 7, 1);
+}
+process.stderr.write(`im configuration:\n${describe({ ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' }, ['jwtSecret', 'httpToken'])}\n`);
+if (sampleToken !== undefined) {
+  process.stderr.write(
+    'IM_JWT_SECRET is not set: a secret was generated for this run only.\n' +
+    `A token for appid 7, uid 1 (valid 30 days with this run's secret):\n  ${sampleToken}\n` +
+    'Set IM_JWT_SECRET and use `npm run token -- APPID UID` to issue lasting tokens.\n');
+}
+
+const table = SubscriberTable.create(config.subscriberCapacity);
+const pool = new ShardPool(config, table, log);
+await pool.ready();
+const acceptors = new Acceptors(pool);
+const ports = await acceptors.listen(config);
+const api = await startApi({ pool, table, log, token: config.httpToken }, config.httpHost, config.httpPort);
+const httpPort = (api.address() as { port: number }).port;
+logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) {
+    log.warn({ signal }, 'second signal: exiting now');
+    process.exit(1);
+  }
+  stopping = true;
+  log.info({ signal }, 'shutting down: no new connections, closing the open ones');
+  acceptors.close();
+  api.close();
+  const left = await pool.drain(config.shutdownTimeoutS * 1000);
+  log.info({ left: left.reduce((a, b) => a + b, 0) }, 'connections closed');
+  await pool.terminate();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,353 @@
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { MessagePort } from 'node:worker_threads';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { AckStatus, AuthStatus, CLIENT_CMDS, FrameDecoder, Platform, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { AppRoute, Removed } from '../route/index.ts';
+import {
+  SubscriberTableError, onRoomAdded, onRoomRemoved, onUserAdded, onUserRemoved, type SubscriberTable,
+} from '../subscribers/index.ts';
+import { AuthError, type Authenticator } from '../auth/auth.ts';
+import type { ChannelSink } from '../channel/sink.ts';
+import type { ServerConfig } from '../config/server.ts';
+import type { Logger } from '../log/logger.ts';
+import { Connection, type ConnectionOwner, type TransportKind } from './connection.ts';
+import { Delivery } from './delivery.ts';
+import { dispatch } from './dispatch.ts';
+import { outFrame, type OutFrame } from './out-frame.ts';
+import { emptyShardStats, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
+
+export interface ShardDeps {
+  index: number;
+  config: ServerConfig;
+  table: SubscriberTable;
+  /** Live connections per shard, shared with the main thread (which picks the least loaded). */
+  load: Int32Array;
+  peers: (MessagePort | undefined)[];
+  channel: ChannelSink;
+  auth: Authenticator;
+  log: Logger;
+}
+
+const AUTH_STATUS = codecs.AUTH_STATUS.forVersion(0);
+
+/**
+ * One shard: owns the sockets the main thread moved here, their protocol, and a Route per
+ * appid for its own connections. Only this thread touches its Routes; what other threads
+ * need (counts, shard masks) goes through the shared subscriber table.
+ */
+export class Shard implements ConnectionOwner {
+  readonly index: number;
+  readonly config: ServerConfig;
+  readonly routes: AppRoute<Connection>;
+  readonly table: SubscriberTable;
+  readonly delivery: Delivery;
+  readonly channel: ChannelSink;
+  readonly auth: Authenticator;
+  readonly log: Logger;
+  readonly stats: ShardStats = emptyShardStats();
+  readonly #load: Int32Array;
+  readonly #conns = new Set<Connection>();
+  #dirty: Connection[] = [];
+  #flushScheduled = false;
+  #nextId = 1;
+  #sweep: NodeJS.Timeout;
+  readonly #wsHttp: http.Server;
+  readonly #wssHttps: https.Server | undefined;
+  readonly #tlsServer: tls.Server | undefined;
+  #closing = false;
+
+  constructor(d: ShardDeps) {
+    this.index = d.index;
+    this.config = d.config;
+    this.table = d.table;
+    this.channel = d.channel;
+    this.auth = d.auth;
+    this.log = d.log;
+    this.#load = d.load;
+    this.routes = new AppRoute<Connection>(d.config.roomRule);
+    this.delivery = new Delivery(d.index, d.table, this.routes, d.peers);
+    this.#wsHttp = this.#wsServer(http.createServer(), 'ws');
+    if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
+      const creds = { cert: d.config.tlsCert, key: d.config.tlsKey };
+      this.#wssHttps = this.#wsServer(https.createServer(creds), 'wss');
+      this.#tlsServer = tls.createServer(creds, (s) => this.#attach('tls', { stream: s, remote: remoteOf(s) }));
+      this.#tlsServer.on('tlsClientError', () => this.stats.tlsErrors++);
+    }
+    this.#sweep = setInterval(() => this.#checkTimeouts(), 1000);
+    this.#sweep.unref();
+  }
+
+  /** A socket the main thread accepted (paused, unread) and moved to this thread. */
+  adopt(socket: net.Socket, kind: TransportKind): void {
+    // The main thread counted this socket for this shard; whatever becomes of it (a
+    // connection, a failed TLS handshake, a refused upgrade), its close uncounts it.
+    socket.once('close', () => Atomics.sub(this.#load, this.index, 1));
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    switch (kind) {
+      case 'tcp':
+        this.#attach('tcp', { stream: socket, remote: remoteOf(socket) });
+        socket.resume();
+        return;
+      case 'tls':
+        if (this.#tlsServer === undefined) return void socket.destroy();
+        this.#tlsServer.emit('connection', socket);
+        socket.resume();
+        return;
+      case 'ws':
+        this.#wsHttp.emit('connection', socket);
+        socket.resume();
+        return;
+      case 'wss':
+        if (this.#wssHttps === undefined) return void socket.destroy();
+        this.#wssHttps.emit('connection', socket);
+        socket.resume();
+        return;
+    }
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  connections(): IterableIterator<Connection> {
+    return this.#conns.values();
+  }
+
+  // ConnectionOwner
+
+  onFrame(c: Connection, f: Frame): void {
+    this.stats.framesIn++;
+    dispatch(this, c, f);
+  }
+
+  onInvalid(c: Connection, err: ProtocolError): void {
+    this.stats.invalidFrames++;
+    this.log.debug({ conn: c.id, remote: c.remote, uid: c.uid, code: err.code, cmd: err.cmd, err: err.message }, 'invalid frame; closing connection');
+  }
+
+  onDropped(_c: Connection, n: number): void {
+    this.stats.dropped += n;
+  }
+
+  markDirty(c: Connection): void {
+    this.#dirty.push(c);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flushAll());
+    }
+  }
+
+  onClose(c: Connection): void {
+    this.#conns.delete(c);
+    if (c.authed) this.#unregister(c);
+    this.log.debug({ conn: c.id, uid: c.uid, appid: c.appid }, 'connection closed');
+  }
+
+  /** Sends a frame to one connection (an answer, not a fan-out). */
+  reply(c: Connection, f: OutFrame): void {
+    c.send(f);
+    this.stats.framesOut++;
+  }
+
+  ack(c: Connection, seq: number, status = 0, flag = 0): void {
+    const codec = codecs.ACK.forVersion(c.version);
+    const m = { seq, status };
+    const body = Buffer.allocUnsafe(codec.size(m));
+    codec.encode(m, body, 0);
+    this.reply(c, outFrame(codecs.ACK.cmd, flag, body));
+  }
+
+  async authenticate(c: Connection, f: Frame): Promise<void> {
+    if (c.authed || c.authing) return;
+    const m = codecs.AUTH_TOKEN.forVersion(f.version).decode(f.body, 0, f.body.length);
+    if (m instanceof ProtocolError) return c.fail(m);
+    c.authing = true;
+    let id;
+    try {
+      id = await this.auth.authenticate(m.token);
+    } catch (err) {
+      c.authing = false;
+      this.stats.authFailures++;
+      const why = err instanceof AuthError ? err.code : 'ERR_AUTH_INTERNAL';
+      if (!(err instanceof AuthError)) this.log.error({ err }, 'authenticator failed');
+      this.log.debug({ conn: c.id, remote: c.remote, why }, 'auth failed');
+      return this.#authStatus(c, AuthStatus.FAILED);
+    }
+    c.authing = false;
+    if (c.dead) return;
+    const mobile = m.platform_id === Platform.IOS || m.platform_id === Platform.ANDROID;
+    c.appid = id.appid;
+    c.uid = id.uid;
+    c.deviceId = m.device_id;
+    c.platform = m.platform_id;
+    c.online = mobile || id.notificationOn !== true;
+    if (!this.#register(c)) {
+      this.stats.authRefusedFull++;
+      return this.#authStatus(c, AuthStatus.FAILED);
+    }
+    c.version = f.version;
+    c.authed = true;
+    this.stats.logins++;
+    this.#authStatus(c, AuthStatus.OK);
+    this.log.debug({ conn: c.id, uid: c.uid, appid: c.appid, platform: c.platform, kind: c.kind }, 'authenticated');
+  }
+
+  enterRoom(c: Connection, room: number): void {
+    if (c.room === room) return;
+    if (c.room !== undefined) this.leaveRoom(c, c.room);
+    const route = this.routes.findOrAddRoute(c.appid);
+    const [fresh, evicted] = route.addRoomClient(room, c);
+    try {
+      this.channel.transition(onRoomAdded(this.table.addRoomMember(c.appid, room, this.index, fresh)), c.appid, room);
+    } catch (err) {
+      if (!(err instanceof SubscriberTableError)) throw err;
+      route.removeRoomClient(room, c);
+      this.stats.roomRefusedFull++;
+      this.log.warn({ uid: c.uid, appid: c.appid, room, code: err.code }, 'room enter refused: subscriber table full');
+      return;
+    }
+    c.room = room;
+    if (evicted !== undefined) {
+      evicted.room = undefined;
+      this.channel.transition(onRoomRemoved(this.table.removeRoomMember(c.appid, room, this.index, false)), c.appid, room);
+    }
+  }
+
+  leaveRoom(c: Connection, room: number): void {
+    if (c.room !== room) return;
+    c.room = undefined;
+    const r = this.routes.findRoute(c.appid)?.removeRoomClient(room, c) ?? Removed.NOT_FOUND;
+    if (r === Removed.NOT_FOUND) return;
+    const prev = this.table.removeRoomMember(c.appid, room, this.index, r === Removed.EMPTIED);
+    this.channel.transition(onRoomRemoved(prev), c.appid, room);
+  }
+
+  /**
+   * GROUP_IM. Group routing needs a membership source; until one is configured every group
+   * is unknown to this server, which the reference answers with ACK status 65.
+   */
+  groupMessage(c: Connection, f: Frame): void {
+    const m = codecs.GROUP_IM.forVersion(f.version).decode(f.body, 0, f.body.length);
+    if (m instanceof ProtocolError) return c.fail(m);
+    if (m.sender !== c.uid) {
+      this.stats.spoofed++;
+      return;
+    }
+    this.ack(c, f.seq, AckStatus.GROUP_NONEXISTENT);
+  }
+
+  report(): ShardReport {
+    const apps: AppSummary[] = [];
+    let clients = 0, users = 0, rooms = 0, roomClients = 0;
+    for (const r of this.routes.routes()) {
+      if (r.clientCount === 0 && r.roomCount === 0) continue;
+      apps.push({ appid: r.appid, clients: r.clientCount, users: r.userCount, rooms: r.roomCount, room_clients: r.roomClientCount });
+      clients += r.clientCount;
+      users += r.userCount;
+      rooms += r.roomCount;
+      roomClients += r.roomClientCount;
+    }
+    return {
+      shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
+      delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
+      stats: { ...this.stats }, apps,
+    };
+  }
+
+  /** Closes every connection gracefully (queued frames are written first). */
+  closeAll(): void {
+    this.#closing = true;
+    this.#flushAll();
+    for (const c of [...this.#conns]) c.close();
+  }
+
+  #authStatus(c: Connection, status: number): void {
+    const body = Buffer.allocUnsafe(4);
+    AUTH_STATUS.encode({ status }, body, 0);
+    this.reply(c, outFrame(codecs.AUTH_STATUS.cmd, 0, body));
+  }
+
+  /** Route and table bookkeeping for a fresh login; false when the table refuses it. */
+  #register(c: Connection): boolean {
+    const route = this.routes.findOrAddRoute(c.appid);
+    const fresh = route.addClient(c);
+    let prev: number;
+    try {
+      prev = this.table.addUser(c.appid, c.uid, c.online, this.index, fresh);
+    } catch (err) {
+      if (!(err instanceof SubscriberTableError)) throw err;
+      route.removeClient(c);
+      this.log.warn({ uid: c.uid, appid: c.appid, code: err.code, err: err.message }, 'login refused by the subscriber table');
+      return false;
+    }
+    this.channel.transition(onUserAdded(prev, c.online), c.appid, c.uid);
+    return true;
+  }
+
+  #unregister(c: Connection): void {
+    if (c.room !== undefined) this.leaveRoom(c, c.room);
+    const r = this.routes.findRoute(c.appid)?.removeClient(c) ?? Removed.NOT_FOUND;
+    if (r === Removed.NOT_FOUND) return;
+    const prev = this.table.removeUser(c.appid, c.uid, c.online, this.index, r === Removed.EMPTIED);
+    this.channel.transition(onUserRemoved(prev, c.online), c.appid, c.uid);
+  }
+
+  #attach(kind: TransportKind, io: { stream?: net.Socket; ws?: WebSocket; remote: string }): void {
+    const decoder = new FrameDecoder({ accept: CLIENT_CMDS, maxBody: this.config.maxBody });
+    const c = new Connection(this.#nextId++, kind, io, this, decoder, this.config.queueLimit, performance.now());
+    this.#conns.add(c);
+    this.stats.accepted++;
+    this.log.debug({ conn: c.id, kind, remote: c.remote }, 'connection');
+  }
+
+  #wsServer<S extends http.Server | https.Server>(server: S, kind: 'ws' | 'wss'): S {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxBody + 12 });
+    server.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        this.#attach(kind, { ws, remote: remoteOf(req.socket) });
+      });
+    });
+    server.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' });
+      res.end('WebSocket endpoint: connect to /ws\n');
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  #flushAll(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const c of dirty) c.flush();
+  }
+
+  #checkTimeouts(): void {
+    const now = performance.now();
+    const idle = this.config.clientTimeoutS * 1000;
+    const authLimit = this.config.authTimeoutS * 1000;
+    for (const c of this.#conns) {
+      if (!c.authed && now - c.createdAt > authLimit) {
+        this.stats.authTimeouts++;
+        c.destroy();
+      } else if (now - c.lastRecv > idle) {
+        this.stats.idleTimeouts++;
+        c.destroy();
+      }
+    }
+  }
+}
+
+function remoteOf(s: net.Socket): string {
+  return `${s.remoteAddress}:${s.remotePort}`;
+}

@@ -1,0 +1,50 @@
+/** Per-shard counters; the main thread sums them for /summary and /metrics. */
+export interface ShardStats {
+  accepted: number;
+  logins: number;
+  authFailures: number;
+  authTimeouts: number;
+  authRefusedFull: number;
+  roomRefusedFull: number;
+  idleTimeouts: number;
+  invalidFrames: number;
+  tlsErrors: number;
+  framesIn: number;
+  framesOut: number;
+  /** Client messages (IM, GROUP_IM, RT, ROOM_IM, CUSTOMER_V2) accepted from clients. */
+  messagesIn: number;
+  /** Frames dropped because a client did not read (queue limit). */
+  dropped: number;
+  /** Messages dropped because the sender field was not the authenticated uid (or the room not its room). */
+  spoofed: number;
+}
+
+export function emptyShardStats(): ShardStats {
+  return {
+    accepted: 0, logins: 0, authFailures: 0, authTimeouts: 0, authRefusedFull: 0, roomRefusedFull: 0,
+    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0,
+  };
+}
+
+export interface AppSummary {
+  appid: number;
+  clients: number;
+  users: number;
+  rooms: number;
+  room_clients: number;
+}
+
+/** What a shard reports when asked (over the control port). */
+export interface ShardReport {
+  shard: number;
+  connections: number;
+  clients: number;
+  users: number;
+  rooms: number;
+  room_clients: number;
+  delivered: number;
+  handoffs_in: number;
+  handoffs_out: number;
+  stats: ShardStats;
+  apps: AppSummary[];
+}

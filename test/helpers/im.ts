@@ -1,0 +1,47 @@
+import { signToken } from '../../src/auth/jwt.ts';
+import { ImClient, type ClientOptions } from '../../src/client/index.ts';
+import { startProcess, type Started } from './process.ts';
+
+export const SECRET = 'test-secret-of-at-least-32-bytes-length!';
+
+export interface Im extends Started {
+  port: number;
+  wsPort: number;
+  httpPort: number;
+  tlsPort?: number;
+  wssPort?: number;
+}
+
+/** Starts a real access server on free ports. */
+export async function startIm(env: Record<string, string> = {}): Promise<Im> {
+  const p = await startProcess('src/server/main.ts', {
+    IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn', IM_SHARDS: '3',
+    IM_HOST: '127.0.0.1', ...env,
+  });
+  return Object.assign(p, {
+    port: p.ready.tcp as number, wsPort: p.ready.ws as number, httpPort: p.ready.http as number,
+    tlsPort: p.ready.tls as number | undefined, wssPort: p.ready.wss as number | undefined,
+  });
+}
+
+export async function token(appid: number, uid: number): Promise<string> {
+  return signToken(SECRET, appid, uid);
+}
+
+/** Connects and authenticates uid of appid; throws unless AUTH_STATUS is 0. */
+export async function login(im: Im, appid: number, uid: number, o: Partial<ClientOptions> & { deviceId?: string; platform?: number } = {}): Promise<ImClient> {
+  const transport = o.transport ?? 'tcp';
+  const port = o.port ?? (transport === 'ws' ? im.wsPort : transport === 'tls' ? im.tlsPort! : transport === 'wss' ? im.wssPort! : im.port);
+  const c = await ImClient.connect({ ...o, port, transport, uid });
+  const status = await c.auth({ token: await token(appid, uid), deviceId: o.deviceId ?? `dev-${uid}-${Math.random()}`, platform: o.platform });
+  if (status !== 0) throw new Error(`login of ${appid}/${uid} failed with status ${status}`);
+  return c;
+}
+
+/** Resolves with every event of `name` that arrives within `ms`. */
+export function collect<T extends unknown[]>(c: ImClient, name: string, ms = 300): Promise<T[]> {
+  const got: T[] = [];
+  const on = (...a: unknown[]) => got.push(a as T);
+  c.on(name as never, on as never);
+  return new Promise((r) => setTimeout(() => { c.off(name as never, on as never); r(got); }, ms));
+}

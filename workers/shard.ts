@@ -1,0 +1,43 @@
+/**
+ * Shard worker entry: wires a Shard to its ports. Sockets arrive on the parent port;
+ * the control plane (stats, drain) is served over comlink on its own port.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { SubscriberTable } from '../src/subscribers/index.ts';
+import { Shard } from '../src/server/shard.ts';
+import { endpoint, type ShardControl, type ShardStart, type SocketHandoff } from '../src/server/control.ts';
+import { createLogger } from '../src/log/logger.ts';
+import { StandaloneChannel } from '../src/channel/sink.ts';
+import { createAuthenticator } from '../src/auth/create.ts';
+
+const start = workerData as ShardStart;
+const log = createLogger(`im.shard${start.index}`, start.config.logLevel);
+const auth = createAuthenticator(start.config);
+const shard = new Shard({
+  index: start.index,
+  config: start.config,
+  table: new SubscriberTable(start.table),
+  load: new Int32Array(start.load),
+  peers: start.peers,
+  channel: new StandaloneChannel(),
+  auth,
+  log,
+});
+
+parentPort!.on('message', (m: SocketHandoff) => {
+  if (m.type === 'socket') shard.adopt(m.socket, m.kind);
+});
+
+const control: ShardControl = {
+  report: () => shard.report(),
+  ping: () => true,
+  async drain(timeoutMs) {
+    shard.closeAll();
+    const end = Date.now() + timeoutMs;
+    while (shard.connectionCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await auth.close();
+    return shard.connectionCount;
+  },
+};
+Comlink.expose(control, endpoint(start.control));
