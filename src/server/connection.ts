@@ -137,7 +137,9 @@ export class Connection implements RouteClient {
 
   send(f: OutFrame): void {
     if (this.#dead) return;
-    if (this.#queue.length >= this.#queueLimit) {
+    // The cap applies while the socket pushes back; a reading client gets every frame of a
+    // burst (one turn's worth) in one write.
+    if (this.#blocked && this.#queue.length >= this.#queueLimit) {
       this.#queue.shift();
       this.#owner.onDropped(this, 1);
     }
