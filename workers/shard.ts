@@ -9,6 +9,7 @@ import { Shard } from '../src/server/shard.ts';
 import { endpoint, type ShardControl, type ShardStart, type SocketHandoff } from '../src/server/control.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { StandaloneChannel } from '../src/channel/sink.ts';
+import { ChannelPort } from '../src/channel/shard-port.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
 
 const start = workerData as ShardStart;
@@ -20,10 +21,12 @@ const shard = new Shard({
   table: new SubscriberTable(start.table),
   load: new Int32Array(start.load),
   peers: start.peers,
-  channel: new StandaloneChannel(),
+  channel: start.channel !== undefined ? new ChannelPort(start.channel) : new StandaloneChannel(),
   auth,
   log,
 });
+
+if (start.channel !== undefined) shard.delivery.listen(start.channel);
 
 parentPort!.on('message', (m: SocketHandoff) => {
   if (m.type === 'socket') shard.adopt(m.socket, m.kind);

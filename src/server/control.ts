@@ -43,6 +43,24 @@ export interface ShardStart {
   /** Port to each other shard, by shard index (undefined for itself). */
   peers: (MessagePort | undefined)[];
   control: MessagePort;
+  /** Port to the Channel thread, when routers are configured. */
+  channel?: MessagePort;
+}
+
+/** The start-up message of the Channel worker. */
+export interface ChannelStart {
+  config: import('../config/server.ts').ServerConfig;
+  table: SharedArrayBuffer;
+  /** Port to each shard, by shard index. */
+  shards: MessagePort[];
+  control: MessagePort;
+}
+
+export interface ChannelControl {
+  stats(): import('../channel/channel.ts').ChannelStats;
+  /** Writes what is pending to the routers and closes the links. */
+  stop(): Promise<void>;
+  ping(): boolean;
 }
 
 /** What the main thread posts to a shard: a freshly accepted, unread socket. */

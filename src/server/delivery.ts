@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { AppRoute } from '../route/index.ts';
 import type { Connection } from './connection.ts';
-import { HandoffWriter, readHandoff } from './handoff.ts';
+import { HandoffKind, HandoffWriter, readHandoff } from './handoff.ts';
 import { outFrame, type OutFrame } from './out-frame.ts';
 
 /**
@@ -19,6 +19,8 @@ export class Delivery {
   readonly #writers: HandoffWriter[];
   readonly #shards: number[] = [];
   #scheduled = false;
+  /** Group messages from the router (PUBLISH_GROUP): each shard resolves the members itself. */
+  onGroup: (appid: number, gid: number, f: OutFrame) => void = () => {};
   handoffsOut = 0;
   handoffsIn = 0;
   delivered = 0;
@@ -29,7 +31,12 @@ export class Delivery {
     this.#routes = routes;
     this.#peers = peers;
     this.#writers = peers.map(() => new HandoffWriter());
-    for (const port of peers) port?.on('message', (ab: ArrayBuffer) => this.#receive(ab));
+    for (const port of peers) if (port !== undefined) this.listen(port);
+  }
+
+  /** Takes hand-offs from another thread (a shard, or the Channel thread). */
+  listen(port: MessagePort): void {
+    port.on('message', (ab: ArrayBuffer) => this.#receive(ab));
   }
 
   /** To every connection of the user on this server except `exclude`. */
@@ -79,8 +86,9 @@ export class Delivery {
     readHandoff(ab, (kind, cmd, flag, appid, id, body) => {
       this.handoffsIn++;
       const f = outFrame(cmd, flag, body);
-      if (kind === Kind.USER) this.localUser(appid, id, f, null);
-      else this.localRoom(appid, id, f, null);
+      if (kind === HandoffKind.USER) this.localUser(appid, id, f, null);
+      else if (kind === HandoffKind.ROOM) this.localRoom(appid, id, f, null);
+      else this.onGroup(appid, id, f);
     });
   }
 }

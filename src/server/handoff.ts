@@ -2,9 +2,10 @@
  * Cross-shard hand-off: frames one shard asks another to deliver to its own connections,
  * packed into one ArrayBuffer per destination per event-loop turn and transferred (not
  * copied) with a single postMessage. Item layout, 24 bytes + body:
- *   u8 kind (0 user, 1 room) | u8 cmd | u8 flag | u8 0 | i64 appid | i64 id | u32 body length | body
+ *   u8 kind (0 user, 1 room, 2 group) | u8 cmd | u8 flag | u8 0 | i64 appid | i64 id | u32 body length | body
  */
-import { Kind } from '../subscribers/layout.ts';
+/** The subscriber table's kinds, plus GROUP: a group message every shard resolves itself. */
+export const HandoffKind = { USER: 0, ROOM: 1, GROUP: 2 } as const;
 
 const ITEM_HEADER = 24;
 const TWO_32 = 4294967296;
@@ -14,7 +15,7 @@ export class HandoffWriter {
   #len = 0;
   count = 0;
 
-  add(kind: Kind, cmd: number, flag: number, appid: number, id: number, body: Buffer): void {
+  add(kind: number, cmd: number, flag: number, appid: number, id: number, body: Buffer): void {
     const need = this.#len + ITEM_HEADER + body.length;
     if (need > this.#buf.length) {
       const next = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2));
@@ -51,11 +52,11 @@ export class HandoffWriter {
 
 export function readHandoff(
   ab: ArrayBuffer,
-  visit: (kind: Kind, cmd: number, flag: number, appid: number, id: number, body: Buffer) => void,
+  visit: (kind: number, cmd: number, flag: number, appid: number, id: number, body: Buffer) => void,
 ): void {
   const b = Buffer.from(ab);
   for (let p = 0; p + ITEM_HEADER <= b.length;) {
-    const kind = b[p] as Kind;
+    const kind = b[p]!;
     const cmd = b[p + 1]!;
     const flag = b[p + 2]!;
     const appid = b.readInt32BE(p + 4) * TWO_32 + b.readUInt32BE(p + 8);

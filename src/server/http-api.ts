@@ -54,6 +54,25 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
       sendJson(res, 200, await summary(ctx, appid));
     },
+    '/subscriptions': (_req, url, res) => {
+      // The shared subscriber table, as the routers should see it: users with their online
+      // flag, rooms; per appid, sorted. For operators and for checking the Channel's invariant.
+      const only = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
+      const apps = new Map<number, { appid: number; users: [number, boolean][]; rooms: number[] }>();
+      ctx.table.scan((kind, appid, id, count) => {
+        if (only !== undefined && appid !== only) return;
+        let a = apps.get(appid);
+        if (a === undefined) apps.set(appid, (a = { appid, users: [], rooms: [] }));
+        if (kind === Kind.USER) a.users.push([id, count >>> 16 > 0]);
+        else a.rooms.push(id);
+      });
+      const out = [...apps.values()].sort((x, y) => x.appid - y.appid);
+      for (const a of out) {
+        a.users.sort((x, y) => x[0] - y[0]);
+        a.rooms.sort((x, y) => x - y);
+      }
+      sendJson(res, 200, out);
+    },
     '/healthz': async (_req, _url, res) => {
       const ok = await Promise.race([
         Promise.all(ctx.pool.shards.map((s) => s.control.ping())).then(() => true),

@@ -4,10 +4,11 @@ import type net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SubscriberTable } from '../subscribers/index.ts';
-import { endpoint, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
+import { endpoint, type ChannelControl, type ChannelStart, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
 import type { TransportKind } from './connection.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
+const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
 
 export interface ShardHandle {
   index: number;
@@ -22,6 +23,8 @@ export interface ShardHandle {
  */
 export class ShardPool {
   readonly shards: ShardHandle[] = [];
+  /** The Channel thread, when routers are configured. */
+  channel: { worker: Worker; control: Comlink.Remote<ChannelControl> } | undefined;
   readonly #load: Int32Array;
   readonly #log: Logger;
   #stopping = false;
@@ -39,10 +42,25 @@ export class ShardPool {
         peers[j]![i] = port2;
       }
     }
+    const toChannel: MessagePort[] = [];
+    const fromShards: MessagePort[] = [];
+    if (config.routeAddrs.length > 0) {
+      for (let i = 0; i < n; i++) {
+        const { port1, port2 } = new MessageChannel();
+        toChannel.push(port1);
+        fromShards.push(port2);
+      }
+      const { port1, port2 } = new MessageChannel();
+      const start: ChannelStart = { config, table: table.buffer, shards: fromShards, control: port2 };
+      const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel' });
+      worker.on('error', (err) => log.error({ err }, 'channel worker failed'));
+      worker.on('exit', (code) => { if (!this.#stopping) log.error({ code }, 'channel worker exited'); });
+      this.channel = { worker, control: Comlink.wrap<ChannelControl>(endpoint(port1)) };
+    }
     for (let index = 0; index < n; index++) {
       const { port1, port2 } = new MessageChannel();
-      const start: ShardStart = { index, config, table: table.buffer, load: loadBuffer, peers: peers[index]!, control: port2 };
-      const transfer = [...peers[index]!.filter((p) => p !== undefined), port2];
+      const start: ShardStart = { index, config, table: table.buffer, load: loadBuffer, peers: peers[index]!, control: port2, channel: toChannel[index] };
+      const transfer = [...peers[index]!.filter((p) => p !== undefined), port2, ...(toChannel[index] ? [toChannel[index]] : [])];
       const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
       worker.on('error', (err) => log.error({ shard: index, err }, 'shard worker failed'));
       worker.on('exit', (code) => { if (!this.#stopping) log.error({ shard: index, code }, 'shard worker exited'); });
@@ -57,7 +75,7 @@ export class ShardPool {
 
   /** Resolves once every shard answers on its control port. */
   async ready(): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.control.ping()));
+    await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping()]);
   }
 
   /** Moves a paused, unread socket to the least-loaded shard. */
@@ -86,6 +104,10 @@ export class ShardPool {
 
   async terminate(): Promise<void> {
     this.#stopping = true;
+    if (this.channel !== undefined) {
+      await this.channel.control.stop();
+      await this.channel.worker.terminate();
+    }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
   }
 }

@@ -1,0 +1,249 @@
+import type { MessagePort } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import { Cmd, HEADER_SIZE, ProtocolError, codecs, encodeFrame, parseFrame, writeHeader, type Frame } from '../protocol/index.ts';
+import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
+import type { HostPort } from '../config/env.ts';
+import type { Logger } from '../log/logger.ts';
+import { HandoffWriter, HandoffKind } from '../server/handoff.ts';
+import { RouterLink } from './router-link.ts';
+import { nowNs, readChannelItems, type ChannelVisitor } from './wire.ts';
+
+const ROUTE = codecs.PUBLISH.forVersion(0);
+const TWO_32 = 4294967296;
+
+/** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
+const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
+
+export interface ChannelOptions {
+  table: SubscriberTable;
+  routers: HostPort[];
+  groupRouters: HostPort[];
+  shards: MessagePort[];
+  batchBytes: number;
+  queueLimit: number;
+  log: Logger;
+}
+
+export interface ChannelStats {
+  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; queued: number; connects: number }[];
+  published: number;
+  dispatched: number;
+  invalid: number;
+  latencyUs: { count: number; p50: number; p99: number; max: number };
+}
+
+/**
+ * The seed's Channel, as one thread: the only link from this access server to its routers.
+ *
+ * Subscriptions: shards report transitions of the shared table; for each, the Channel reads
+ * the key's current count and tells each responsible router the resulting state if it
+ * differs from what that router was last told. Reading the table (rather than trusting the
+ * order in which reports from different shards arrive) is what makes every router's view
+ * converge to the table once traffic stops. On (re)connect the router is re-told everything
+ * by a scan of the table.
+ */
+export class Channel implements ChannelVisitor {
+  readonly #table: SubscriberTable;
+  readonly #routers: RouterLink[];
+  readonly #groupRouters: RouterLink[];
+  readonly #links: RouterLink[];
+  readonly #told = new Map<RouterLink, Map<string, number>>();
+  readonly #shards: MessagePort[];
+  readonly #handoff: HandoffWriter[];
+  readonly #shardBuf: number[] = [];
+  readonly #log: Logger;
+  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+  #scheduled = false;
+  #published = 0;
+  #dispatched = 0;
+  #invalid = 0;
+
+  constructor(o: ChannelOptions) {
+    this.#table = o.table;
+    this.#shards = o.shards;
+    this.#log = o.log;
+    this.#handoff = o.shards.map(() => new HandoffWriter());
+    const byAddr = new Map<string, RouterLink>();
+    const handlers = {
+      up: (l: RouterLink) => this.#resubscribe(l),
+      down: (l: RouterLink, why: string) => this.#log.warn({ router: l.label, why }, 'router link down; reconnecting'),
+      frame: (l: RouterLink, f: Frame) => this.#fromRouter(l, f),
+      invalid: (l: RouterLink, err: ProtocolError) => {
+        this.#invalid++;
+        this.#log.error({ router: l.label, code: err.code, err: err.message }, 'invalid frame from router; reconnecting');
+      },
+    };
+    const link = (a: HostPort) => {
+      const key = `${a.host}:${a.port}`;
+      let l = byAddr.get(key);
+      if (l === undefined) {
+        l = new RouterLink(a, handlers, o.batchBytes, o.queueLimit);
+        byAddr.set(key, l);
+        this.#told.set(l, new Map());
+      }
+      return l;
+    };
+    this.#routers = o.routers.map(link);
+    this.#groupRouters = (o.groupRouters.length > 0 ? o.groupRouters : o.routers).map(link);
+    this.#links = [...byAddr.values()];
+    for (const port of o.shards) port.on('message', (ab: ArrayBuffer) => readChannelItems(ab, this));
+  }
+
+  start(): void {
+    for (const l of this.#links) l.start();
+  }
+
+  async stop(): Promise<void> {
+    // Shards post their last reports (logouts of the connections they just closed) on other
+    // ports: give those a moment to arrive before the links are flushed and closed.
+    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setImmediate(r));
+    await Promise.all(this.#links.map((l) => l.stop()));
+  }
+
+  stats(): ChannelStats {
+    const h = this.#latency;
+    return {
+      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, queued: l.queued, connects: l.connects })),
+      published: this.#published,
+      dispatched: this.#dispatched,
+      invalid: this.#invalid,
+      latencyUs: { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue },
+    };
+  }
+
+  // ChannelVisitor: what the shards send.
+
+  transition(t: number, appid: number, id: number): void {
+    const kind = t === Transition.SUBSCRIBE_ROOM || t === Transition.UNSUBSCRIBE_ROOM ? Kind.ROOM : Kind.USER;
+    const state = this.#desired(kind, this.#table.count(kind, appid, id));
+    for (const l of kind === Kind.USER ? this.#userLinks(id) : [this.#roomLink(id)]) this.#tell(l, kind, appid, id, state);
+  }
+
+  publish(routerCmd: number, cmd: number, flag: number, appid: number, receiver: number, deviceId: number, ts: bigint, body: Buffer): void {
+    const inner = Buffer.allocUnsafe(HEADER_SIZE + body.length);
+    writeHeader(inner, 0, body.length, 0, cmd, 2, flag);
+    body.copy(inner, HEADER_SIZE);
+    const frame = encodeFrame(codecs.PUBLISH, { appid, receiver, msgid: 0, device_id: deviceId, timestamp: ts, message: inner }, 0, 0);
+    frame[8] = routerCmd;
+    const link = routerCmd === Cmd.PUBLISH_GROUP ? this.#groupLink(receiver) : this.#pick(this.#routers, receiver);
+    link.sendPublish(frame);
+    this.#published++;
+  }
+
+  push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {
+    const inner = Buffer.allocUnsafe(HEADER_SIZE + body.length);
+    writeHeader(inner, 0, body.length, 0, cmd, 2, flag);
+    body.copy(inner, HEADER_SIZE);
+    // Each receiver's router knows whether it is online anywhere; a group push goes whole to
+    // the group's router, which every access server subscribes its users on.
+    const groups = new Map<RouterLink, number[]>();
+    if (cmd === Cmd.GROUP_IM) {
+      groups.set(this.#groupLink(body.readInt32BE(8) * TWO_32 + body.readUInt32BE(12)), receivers);
+    } else {
+      for (const r of receivers) {
+        const l = this.#pick(this.#routers, r);
+        const list = groups.get(l) ?? [];
+        list.push(r);
+        groups.set(l, list);
+      }
+    }
+    for (const [l, list] of groups) l.sendPublish(encodeFrame(codecs.PUSH, { appid, receivers: list, message: inner }, 0, 0));
+  }
+
+  #desired(kind: Kind, count: number): number {
+    if (kind === Kind.ROOM) return count > 0 ? Told.OFFLINE : Told.NONE;
+    if ((count & 0xffff) === 0) return Told.NONE;
+    return count >>> 16 > 0 ? Told.ONLINE : Told.OFFLINE;
+  }
+
+  /** Tells one router the state of one key, if that changes what it was last told. */
+  #tell(l: RouterLink, kind: Kind, appid: number, id: number, state: number): void {
+    const told = this.#told.get(l)!;
+    const key = `${kind}:${appid}:${id}`;
+    if ((told.get(key) ?? Told.NONE) === state) return;
+    let frame: Buffer;
+    if (kind === Kind.ROOM) {
+      frame = encodeFrame(state === Told.NONE ? codecs.UNSUBSCRIBE_ROOM : codecs.SUBSCRIBE_ROOM, { appid, room_id: id }, 0, 0);
+    } else if (state === Told.NONE) {
+      frame = encodeFrame(codecs.UNSUBSCRIBE, { appid, uid: id }, 0, 0);
+    } else {
+      frame = encodeFrame(codecs.SUBSCRIBE, { appid, uid: id, online: state === Told.ONLINE ? 1 : 0 }, 0, 0);
+    }
+    // While the router is away nothing is sent or remembered: the re-subscribe rebuilds it.
+    if (!l.sendSubscription(frame)) return;
+    if (state === Told.NONE) told.delete(key);
+    else told.set(key, state);
+  }
+
+  #resubscribe(l: RouterLink): void {
+    const told = this.#told.get(l)!;
+    told.clear();
+    let users = 0;
+    let rooms = 0;
+    this.#table.scan((kind, appid, id, count) => {
+      const responsible = kind === Kind.USER ? this.#userLinks(id).includes(l) : this.#roomLink(id) === l;
+      if (!responsible) return;
+      this.#tell(l, kind, appid, id, this.#desired(kind, count));
+      kind === Kind.USER ? users++ : rooms++;
+    });
+    this.#log.info({ router: l.label, users, rooms }, 'router link up; re-subscribed');
+  }
+
+  #fromRouter(_l: RouterLink, f: Frame): void {
+    if (f.cmd !== Cmd.PUBLISH && f.cmd !== Cmd.PUBLISH_ROOM && f.cmd !== Cmd.PUBLISH_GROUP) return;
+    const m = ROUTE.decode(f.body, 0, f.body.length);
+    if (m instanceof ProtocolError) return void this.#invalid++;
+    const inner = parseFrame(m.message);
+    if (inner instanceof ProtocolError) return void this.#invalid++;
+    const lat = Number(nowNs() - m.timestamp) / 1000;
+    if (lat >= 1 && lat < 60_000_000) this.#latency.recordValue(lat);
+    let body = inner.body;
+    if (inner.version === 0 && (inner.cmd === Cmd.IM || inner.cmd === Cmd.GROUP_IM) && body.length >= 20) {
+      // A version-0 publisher: give the body the v1 layout the shards share (timestamp 0).
+      body = Buffer.concat([body.subarray(0, 16), Buffer.alloc(4), body.subarray(16)]);
+    }
+    if (f.cmd === Cmd.PUBLISH_GROUP) {
+      this.#shards.forEach((_, s) => this.#handOff(s, HandoffKind.GROUP, inner.cmd, inner.flag, m.appid, m.receiver, body));
+      return;
+    }
+    const kind = f.cmd === Cmd.PUBLISH ? Kind.USER : Kind.ROOM;
+    const n = this.#table.shards(kind, m.appid, m.receiver, this.#shardBuf);
+    for (let i = 0; i < n; i++) this.#handOff(this.#shardBuf[i]!, kind, inner.cmd, inner.flag, m.appid, m.receiver, body);
+  }
+
+  #handOff(shard: number, kind: number, cmd: number, flag: number, appid: number, id: number, body: Buffer): void {
+    const w = this.#handoff[shard];
+    if (w === undefined) return;
+    w.add(kind, cmd, flag, appid, id, body);
+    this.#dispatched++;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => {
+        this.#scheduled = false;
+        this.#handoff.forEach((hw, s) => {
+          const ab = hw.take();
+          if (ab !== null) this.#shards[s]!.postMessage(ab, [ab]);
+        });
+      });
+    }
+  }
+
+  #pick(list: RouterLink[], id: number): RouterLink {
+    return list[Math.abs(id) % list.length]!;
+  }
+
+  #roomLink(room: number): RouterLink {
+    return this.#pick(this.#routers, room);
+  }
+
+  #groupLink(gid: number): RouterLink {
+    return this.#pick(this.#groupRouters, gid);
+  }
+
+  /** A user is subscribed on its own router and on every group router. */
+  #userLinks(uid: number): RouterLink[] {
+    const own = this.#pick(this.#routers, uid);
+    return this.#groupRouters.includes(own) ? this.#groupRouters : [own, ...this.#groupRouters];
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Channel worker entry: the only thread that talks to routers. Shards send it what they
+ * publish and the subscription transitions they observe; it hands what routers send to the
+ * shards the subscriber table names.
+ */
+import { workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { SubscriberTable } from '../src/subscribers/index.ts';
+import { Channel } from '../src/channel/channel.ts';
+import { endpoint, type ChannelControl, type ChannelStart } from '../src/server/control.ts';
+import { createLogger } from '../src/log/logger.ts';
+
+const start = workerData as ChannelStart;
+const log = createLogger('im.channel', start.config.logLevel);
+const channel = new Channel({
+  table: new SubscriberTable(start.table),
+  routers: start.config.routeAddrs,
+  groupRouters: start.config.groupRouteAddrs,
+  shards: start.shards,
+  batchBytes: start.config.channelBatchBytes,
+  queueLimit: start.config.channelQueueLimit,
+  log,
+});
+channel.start();
+
+const control: ChannelControl = {
+  stats: () => channel.stats(),
+  stop: () => channel.stop(),
+  ping: () => true,
+};
+Comlink.expose(control, endpoint(start.control));
