@@ -76,8 +76,9 @@ test('PUSH reaches Redis only for receivers online nowhere, in the reference que
 
 test('Redis down: routing goes on, pushes wait in the buffer, then go out', async () => {
   await redis.client.del('push_queue');
+  // Refuse new connections first (ours stays), then cut the router's: it cannot reconnect.
+  await redis.client.call('CONFIG', 'SET', 'maxclients', '1');
   await redis.client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
-  await redis.client.call('CONFIG', 'SET', 'maxclients', '1'); // refuse the router's reconnects: only we stay
   B.send(codecs.PUSH, { appid: 1, receivers: [555], message: im });
   const a0 = A.frames.length;
   B.send(codecs.PUBLISH, { appid: 1, receiver: 100, msgid: 1, device_id: 1, timestamp: 1n, message: im });
