@@ -6,15 +6,17 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { SubscriberTable } from '../src/subscribers/index.ts';
 import { Shard } from '../src/server/shard.ts';
-import { endpoint, type ShardControl, type ShardStart, type SocketHandoff } from '../src/server/control.ts';
+import { endpoint, type MainServices, type ShardControl, type ShardStart, type SocketHandoff } from '../src/server/control.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { StandaloneChannel } from '../src/channel/sink.ts';
 import { ChannelPort } from '../src/channel/shard-port.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
+import { codecs } from '../src/protocol/index.ts';
 
 const start = workerData as ShardStart;
 const log = createLogger(`im.shard${start.index}`, start.config.logLevel);
 const auth = createAuthenticator(start.config);
+const services = Comlink.wrap<MainServices>(endpoint(start.services));
 const shard = new Shard({
   index: start.index,
   config: start.config,
@@ -24,6 +26,7 @@ const shard = new Shard({
   channel: start.channel !== undefined ? new ChannelPort(start.channel) : new StandaloneChannel(),
   auth,
   log,
+  loadGroup: (appid, gid) => services.loadGroup(appid, gid),
 });
 
 if (start.channel !== undefined) shard.delivery.listen(start.channel);
@@ -35,6 +38,15 @@ parentPort!.on('message', (m: SocketHandoff) => {
 const control: ShardControl = {
   report: () => shard.report(),
   ping: () => true,
+  invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
+  async postGroupMessage(appid, sender, gid, content) {
+    const g = await shard.groups.cache.get(appid, gid);
+    const msg = { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content: Buffer.from(content) };
+    const codec = codecs.GROUP_IM.forVersion(1);
+    const b = Buffer.allocUnsafe(codec.size(msg));
+    codec.encode(msg, b, 0);
+    return shard.groups.send(g, appid, sender, b, 0, null);
+  },
   async drain(timeoutMs) {
     shard.closeAll();
     const end = Date.now() + timeoutMs;

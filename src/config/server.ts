@@ -35,6 +35,11 @@ export interface ServerConfig {
   roomRule: 'none' | 'uid' | 'device';
   logLevel: (typeof LOG_LEVELS)[number];
   shutdownTimeoutS: number;
+  /** SQLite file of the embedded group source (used when no MySQL URL is set). */
+  groupDb: string;
+  mysqlUrl: string | undefined;
+  groupCacheSize: number;
+  groupCacheIdleS: number;
 }
 
 function pem(env: Env, name: string): string | undefined {
@@ -84,5 +89,9 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     roomRule: enumVar(env, 'IM_ROOM_RULE', ['none', 'uid', 'device'] as const, 'none'),
     logLevel: enumVar(env, 'IM_LOG_LEVEL', LOG_LEVELS, 'info'),
     shutdownTimeoutS: intVar(env, 'IM_SHUTDOWN_TIMEOUT_S', 10, 1),
+    groupDb: strVar(env, 'IM_GROUP_DB', 'data/groups.db'),
+    mysqlUrl: urlVar(env, 'IM_MYSQL_URL', ['mysql:']),
+    groupCacheSize: intVar(env, 'IM_GROUP_CACHE_SIZE', 10_000, 1),
+    groupCacheIdleS: intVar(env, 'IM_GROUP_CACHE_IDLE_S', 600, 1),
   };
 }

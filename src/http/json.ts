@@ -61,3 +61,40 @@ export function router(routes: Record<string, Handler>, onError: (err: unknown) 
       });
   };
 }
+
+/** A JSON request body (at most `limit` bytes); anything unparsable is a 400. */
+export async function readJson(req: http.IncomingMessage, limit = 1 << 20): Promise<Record<string, unknown>> {
+  const text = (await readBody(req, limit)).toString('utf8');
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'body must be a JSON object');
+  }
+}
+
+/** An integer field of a JSON body (required unless a fallback is given). */
+export function intField(o: Record<string, unknown>, name: string, fallback?: number): number {
+  const v = o[name];
+  if (v === undefined && fallback !== undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new HttpError(400, `${name} must be an integer`);
+  return v;
+}
+
+/** An array of integer ids, at most `max` long. */
+export function intArrayField(o: Record<string, unknown>, name: string, max: number, required = true): number[] {
+  const v = o[name];
+  if (v === undefined && !required) return [];
+  if (!Array.isArray(v)) throw new HttpError(400, `${name} must be an array of integers`);
+  if (v.length > max) throw new HttpError(400, `${name} holds ${v.length} ids; at most ${max} per request`);
+  for (const x of v) if (typeof x !== 'number' || !Number.isSafeInteger(x)) throw new HttpError(400, `${name} must be an array of integers`);
+  return v as number[];
+}
+
+export function stringField(o: Record<string, unknown>, name: string, fallback: string): string {
+  const v = o[name];
+  if (v === undefined) return fallback;
+  if (typeof v !== 'string') throw new HttpError(400, `${name} must be a string`);
+  return v;
+}

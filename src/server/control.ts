@@ -5,6 +5,9 @@ import type { ShardReport } from './stats.ts';
 /** The control plane a shard exposes to the main thread (comlink over a dedicated port). */
 export interface ShardControl {
   report(): ShardReport;
+  invalidateGroup(appid: number, gid: number): void;
+  /** POST /post_group_message: routes a group message from `sender`; resolves with an AckStatus-like code. */
+  postGroupMessage(appid: number, sender: number, gid: number, content: Uint8Array): Promise<number>;
   /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */
   drain(timeoutMs: number): Promise<number>;
   ping(): boolean;
@@ -45,6 +48,12 @@ export interface ShardStart {
   control: MessagePort;
   /** Port to the Channel thread, when routers are configured. */
   channel?: MessagePort;
+  /** Services the main thread offers shards (comlink): MainServices. */
+  services: MessagePort;
+}
+
+export interface MainServices {
+  loadGroup(appid: number, gid: number): Promise<import('../groups/source.ts').Group | null>;
 }
 
 /** The start-up message of the Channel worker. */

@@ -60,6 +60,23 @@ export class Delivery {
     if (set !== undefined) for (const c of set) if (c !== exclude) { c.send(f); this.delivered++; }
   }
 
+  /** A group message for every other shard to deliver to its own members. */
+  toAllShards(appid: number, gid: number, f: OutFrame): void {
+    this.#peers.forEach((port, s) => {
+      if (port === undefined || s === this.#me) return;
+      this.#writers[s]!.add(HandoffKind.GROUP, f.cmd, f.flag, appid, gid, f.body);
+      this.handoffsOut++;
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   #handOff(kind: Kind, appid: number, id: number, f: OutFrame): void {
     const n = this.#table.shards(kind, appid, id, this.#shards);
     for (let i = 0; i < n; i++) {
@@ -67,10 +84,7 @@ export class Delivery {
       if (s === this.#me || this.#peers[s] === undefined) continue;
       this.#writers[s]!.add(kind, f.cmd, f.flag, appid, id, f.body);
       this.handoffsOut++;
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      this.#schedule();
     }
   }
 

@@ -26,7 +26,7 @@ export function dispatch(shard: Shard, c: Connection, f: Frame): void {
   if (!c.authed) return;
   switch (f.cmd) {
     case Cmd.IM: return peerMessage(shard, c, f);
-    case Cmd.GROUP_IM: return shard.groupMessage(c, f);
+    case Cmd.GROUP_IM: return shard.groups.message(c, f);
     case Cmd.RT: return realtime(shard, c, f);
     case Cmd.ROOM_IM: return roomMessage(shard, c, f);
     case Cmd.CUSTOMER_V2: return customerMessage(shard, c, f);

@@ -5,10 +5,13 @@ import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardPool } from './shards.ts';
 import type { ShardReport } from './stats.ts';
+import type { GroupService } from '../groups/service.ts';
+import { groupRoutes } from './http-groups.ts';
 
 export interface ApiContext {
   pool: ShardPool;
   table: SubscriberTable;
+  groups: GroupService;
   log: Logger;
   token: string | undefined;
 }
@@ -50,6 +53,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
 
 export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
   return {
+    ...groupRoutes(ctx.groups, ctx.pool),
     '/summary': async (_req, url, res) => {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
       sendJson(res, 200, await summary(ctx, appid));

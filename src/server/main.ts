@@ -12,6 +12,7 @@ import { SubscriberTable } from '../subscribers/index.ts';
 import { ShardPool } from './shards.ts';
 import { Acceptors } from './acceptors.ts';
 import { startApi } from './http-api.ts';
+import { GroupService, createGroupSource } from '../groups/service.ts';
 
 let config: ServerConfig;
 try {
@@ -37,11 +38,14 @@ if (sampleToken !== undefined) {
 }
 
 const table = SubscriberTable.create(config.subscriberCapacity);
-const pool = new ShardPool(config, table, log);
+const groupSource = createGroupSource(config);
+const groups = new GroupService(groupSource, (appid, gid) => pool.invalidateGroup(appid, gid), log);
+const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.load(appid, gid) }, log);
+if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
 const ports = await acceptors.listen(config);
-const api = await startApi({ pool, table, log, token: config.httpToken }, config.httpHost, config.httpPort);
+const api = await startApi({ pool, table, groups, log, token: config.httpToken }, config.httpHost, config.httpPort);
 const httpPort = (api.address() as { port: number }).port;
 logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
 
@@ -58,6 +62,7 @@ async function stop(signal: string): Promise<void> {
   const left = await pool.drain(config.shutdownTimeoutS * 1000);
   log.info({ left: left.reduce((a, b) => a + b, 0) }, 'connections closed');
   await pool.terminate();
+  await groups.close();
   process.exit(0);
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -4,7 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AckStatus, AuthStatus, CLIENT_CMDS, FrameDecoder, Platform, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { AuthStatus, CLIENT_CMDS, FrameDecoder, Platform, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
 import { AppRoute, Removed } from '../route/index.ts';
 import {
   SubscriberTableError, onRoomAdded, onRoomRemoved, onUserAdded, onUserRemoved, type SubscriberTable,
@@ -17,6 +17,9 @@ import { Connection, type ConnectionOwner, type TransportKind } from './connecti
 import { Delivery } from './delivery.ts';
 import { dispatch } from './dispatch.ts';
 import { outFrame, type OutFrame } from './out-frame.ts';
+import { ShardGroups } from './groups.ts';
+import { GroupCache } from '../groups/cache.ts';
+import type { Group } from '../groups/source.ts';
 import { emptyShardStats, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
 
 export interface ShardDeps {
@@ -29,6 +32,8 @@ export interface ShardDeps {
   channel: ChannelSink;
   auth: Authenticator;
   log: Logger;
+  /** Loads a group from the server's group source (in the main thread). */
+  loadGroup: (appid: number, gid: number) => Promise<Group | null>;
 }
 
 const AUTH_STATUS = codecs.AUTH_STATUS.forVersion(0);
@@ -48,6 +53,7 @@ export class Shard implements ConnectionOwner {
   readonly auth: Authenticator;
   readonly log: Logger;
   readonly stats: ShardStats = emptyShardStats();
+  readonly groups: ShardGroups;
   readonly #load: Int32Array;
   readonly #conns = new Set<Connection>();
   #dirty: Connection[] = [];
@@ -69,6 +75,8 @@ export class Shard implements ConnectionOwner {
     this.#load = d.load;
     this.routes = new AppRoute<Connection>(d.config.roomRule);
     this.delivery = new Delivery(d.index, d.table, this.routes, d.peers);
+    this.groups = new ShardGroups(this, new GroupCache(d.loadGroup, d.config.groupCacheSize, d.config.groupCacheIdleS * 1000));
+    this.delivery.onGroup = (appid, gid, f) => this.groups.fromElsewhere(appid, gid, f);
     this.#wsHttp = this.#wsServer(http.createServer(), 'ws');
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
       const creds = { cert: d.config.tlsCert, key: d.config.tlsKey };
@@ -76,7 +84,11 @@ export class Shard implements ConnectionOwner {
       this.#tlsServer = tls.createServer(creds, (s) => this.#attach('tls', { stream: s, remote: remoteOf(s) }));
       this.#tlsServer.on('tlsClientError', () => this.stats.tlsErrors++);
     }
-    this.#sweep = setInterval(() => this.#checkTimeouts(), 1000);
+    let ticks = 0;
+    this.#sweep = setInterval(() => {
+      this.#checkTimeouts();
+      if (++ticks % 10 === 0) this.groups.cache.sweep();
+    }, 1000);
     this.#sweep.unref();
   }
 
@@ -226,20 +238,6 @@ export class Shard implements ConnectionOwner {
     if (r === Removed.NOT_FOUND) return;
     const prev = this.table.removeRoomMember(c.appid, room, this.index, r === Removed.EMPTIED);
     this.channel.transition(onRoomRemoved(prev), c.appid, room);
-  }
-
-  /**
-   * GROUP_IM. Group routing needs a membership source; until one is configured every group
-   * is unknown to this server, which the reference answers with ACK status 65.
-   */
-  groupMessage(c: Connection, f: Frame): void {
-    const m = codecs.GROUP_IM.forVersion(f.version).decode(f.body, 0, f.body.length);
-    if (m instanceof ProtocolError) return c.fail(m);
-    if (m.sender !== c.uid) {
-      this.stats.spoofed++;
-      return;
-    }
-    this.ack(c, f.seq, AckStatus.GROUP_NONEXISTENT);
   }
 
   report(): ShardReport {

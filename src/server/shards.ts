@@ -4,7 +4,7 @@ import type net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import type { SubscriberTable } from '../subscribers/index.ts';
-import { endpoint, type ChannelControl, type ChannelStart, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
+import { endpoint, type ChannelControl, type ChannelStart, type MainServices, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
 import type { TransportKind } from './connection.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
@@ -29,7 +29,7 @@ export class ShardPool {
   readonly #log: Logger;
   #stopping = false;
 
-  constructor(config: ServerConfig, table: SubscriberTable, log: Logger) {
+  constructor(config: ServerConfig, table: SubscriberTable, services: MainServices, log: Logger) {
     this.#log = log;
     const n = config.shards;
     const loadBuffer = new SharedArrayBuffer(4 * n);
@@ -59,8 +59,12 @@ export class ShardPool {
     }
     for (let index = 0; index < n; index++) {
       const { port1, port2 } = new MessageChannel();
-      const start: ShardStart = { index, config, table: table.buffer, load: loadBuffer, peers: peers[index]!, control: port2, channel: toChannel[index] };
-      const transfer = [...peers[index]!.filter((p) => p !== undefined), port2, ...(toChannel[index] ? [toChannel[index]] : [])];
+      const svc = new MessageChannel();
+      Comlink.expose(services, endpoint(svc.port1));
+      const start: ShardStart = {
+        index, config, table: table.buffer, load: loadBuffer, peers: peers[index]!, control: port2, channel: toChannel[index], services: svc.port2,
+      };
+      const transfer = [...peers[index]!.filter((p) => p !== undefined), port2, svc.port2, ...(toChannel[index] ? [toChannel[index]] : [])];
       const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
       worker.on('error', (err) => log.error({ shard: index, err }, 'shard worker failed'));
       worker.on('exit', (code) => { if (!this.#stopping) log.error({ shard: index, code }, 'shard worker exited'); });
@@ -96,6 +100,11 @@ export class ShardPool {
       this.#log.warn({ err: (err as Error).message, kind }, 'socket could not be moved to a shard');
       socket.destroy();
     }
+  }
+
+  /** Drops a group from every shard's cache; resolves once all have. */
+  async invalidateGroup(appid: number, gid: number): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.control.invalidateGroup(appid, gid)));
   }
 
   async drain(timeoutMs: number): Promise<number[]> {
