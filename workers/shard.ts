@@ -12,6 +12,7 @@ import { StandaloneChannel } from '../src/channel/sink.ts';
 import { ChannelPort } from '../src/channel/shard-port.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
 import { codecs } from '../src/protocol/index.ts';
+import { inject } from '../src/server/inject.ts';
 
 const start = workerData as ShardStart;
 const log = createLogger(`im.shard${start.index}`, start.config.logLevel);
@@ -39,6 +40,7 @@ const control: ShardControl = {
   report: () => shard.report(),
   ping: () => true,
   invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
+  post: (p) => inject(shard, p),
   async postGroupMessage(appid, sender, gid, content) {
     const g = await shard.groups.cache.get(appid, gid);
     const msg = { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content: Buffer.from(content) };

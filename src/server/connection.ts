@@ -15,6 +15,8 @@ export interface ConnectionOwner {
   markDirty(c: Connection): void;
   /** Frames dropped because the client did not read (queue limit). */
   onDropped(c: Connection, n: number): void;
+  /** Frames written, by cmd. */
+  readonly framesOutByCmd: Float64Array;
 }
 
 const kConn = Symbol('connection');
@@ -153,6 +155,8 @@ export class Connection implements RouteClient {
     const frames = this.#queue;
     this.#queue = [];
     const v = this.version;
+    const counts = this.#owner.framesOutByCmd;
+    for (const f of frames) counts[f.cmd]!++;
     if (this.#stream !== undefined) {
       let total = 0;
       for (const f of frames) total += HEADER_SIZE + bodyFor(f, v).length;

@@ -8,6 +8,8 @@ export interface ShardControl {
   invalidateGroup(appid: number, gid: number): void;
   /** POST /post_group_message: routes a group message from `sender`; resolves with an AckStatus-like code. */
   postGroupMessage(appid: number, sender: number, gid: number, content: Uint8Array): Promise<number>;
+  /** The other POST /post_* endpoints: routed as a client's message would be. */
+  post(p: import('./inject.ts').PostRequest): Promise<number>;
   /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */
   drain(timeoutMs: number): Promise<number>;
   ping(): boolean;

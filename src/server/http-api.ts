@@ -7,6 +7,8 @@ import type { ShardPool } from './shards.ts';
 import type { ShardReport } from './stats.ts';
 import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
+import { postRoutes } from './http-post.ts';
+import { serverMetrics } from './metrics.ts';
 
 export interface ApiContext {
   pool: ShardPool;
@@ -52,8 +54,15 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
 }
 
 export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
+  const metrics = serverMetrics(ctx.pool, ctx.table);
   return {
+    '/metrics': async (_req, _url, res) => {
+      const text = await metrics.metrics();
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      res.end(text);
+    },
     ...groupRoutes(ctx.groups, ctx.pool),
+    ...postRoutes(ctx.pool),
     '/summary': async (_req, url, res) => {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
       sendJson(res, 200, await summary(ctx, appid));
@@ -78,11 +87,14 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       sendJson(res, 200, out);
     },
     '/healthz': async (_req, _url, res) => {
-      const ok = await Promise.race([
-        Promise.all(ctx.pool.shards.map((s) => s.control.ping())).then(() => true),
+      const answered = (p: Promise<unknown> | undefined) => Promise.race([
+        (p ?? Promise.resolve(true)).then(() => true, () => false),
         new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
       ]);
-      sendJson(res, ok ? 200 : 503, { ok, shards: ctx.pool.shards.length });
+      const shards = await Promise.all(ctx.pool.shards.map((s) => answered(s.control.ping())));
+      const channel = await answered(ctx.pool.channel?.control.ping());
+      const ok = shards.every(Boolean) && channel;
+      sendJson(res, ok ? 200 : 503, { ok, shards, channel: ctx.pool.channel === undefined ? 'standalone' : channel });
     },
   };
 }

@@ -20,7 +20,7 @@ import { outFrame, type OutFrame } from './out-frame.ts';
 import { ShardGroups } from './groups.ts';
 import { GroupCache } from '../groups/cache.ts';
 import type { Group } from '../groups/source.ts';
-import { emptyShardStats, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
+import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
 
 export interface ShardDeps {
   index: number;
@@ -53,6 +53,8 @@ export class Shard implements ConnectionOwner {
   readonly auth: Authenticator;
   readonly log: Logger;
   readonly stats: ShardStats = emptyShardStats();
+  readonly framesInByCmd = new Float64Array(256);
+  readonly framesOutByCmd = new Float64Array(256);
   readonly groups: ShardGroups;
   readonly #load: Int32Array;
   readonly #conns = new Set<Connection>();
@@ -135,6 +137,7 @@ export class Shard implements ConnectionOwner {
 
   onFrame(c: Connection, f: Frame): void {
     this.stats.framesIn++;
+    this.framesInByCmd[f.cmd]!++;
     dispatch(this, c, f);
   }
 
@@ -255,7 +258,17 @@ export class Shard implements ConnectionOwner {
       shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
       delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
       stats: { ...this.stats }, apps,
+      transports: this.#transports(),
+      framesInByCmd: nonZero(this.framesInByCmd),
+      framesOutByCmd: nonZero(this.framesOutByCmd),
+      groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
     };
+  }
+
+  #transports(): Record<string, number> {
+    const t: Record<string, number> = { tcp: 0, ws: 0, tls: 0, wss: 0 };
+    for (const c of this.#conns) t[c.kind]!++;
+    return t;
   }
 
   /** Closes every connection gracefully (queued frames are written first). */

@@ -47,4 +47,16 @@ export interface ShardReport {
   handoffs_out: number;
   stats: ShardStats;
   apps: AppSummary[];
+  /** Live connections by transport. */
+  transports: Record<string, number>;
+  /** [cmd, frames] pairs, for cmds seen. */
+  framesInByCmd: [number, number][];
+  framesOutByCmd: [number, number][];
+  groupCache: { size: number; loads: number };
+}
+
+export function nonZero(a: Float64Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < a.length; i++) if (a[i]! > 0) out.push([i, a[i]!]);
+  return out;
 }

@@ -1,0 +1,69 @@
+import type http from 'node:http';
+import { HttpError, intArrayField, intField, intParam, readBody, readJson, sendJson, type Handler } from '../http/json.ts';
+import { MAX_BODY } from '../protocol/index.ts';
+import type { PostRequest } from './inject.ts';
+import type { ShardPool } from './shards.ts';
+
+const MAX_RECEIVERS = 10_000;
+
+/**
+ * The reference's message endpoints. Each posted message is routed by a shard (taken in
+ * turn) exactly as a client's message is: locally, through the Channel, and to offline push.
+ */
+export function postRoutes(pool: ShardPool): Record<string, Handler> {
+  let next = 0;
+  const route = async (res: http.ServerResponse, p: PostRequest) => {
+    const shard = pool.shards[next++ % pool.shards.length]!;
+    const r = await shard.control.post(p);
+    if (r !== 0) throw new HttpError(400, 'group does not exist');
+    sendJson(res, 200, { data: {} });
+  };
+  const content = async (req: http.IncomingMessage) => {
+    const b = await readBody(req, MAX_BODY);
+    if (b.length === 0) throw new HttpError(400, 'empty content');
+    return new Uint8Array(b);
+  };
+  const post = (h: Handler): Handler => (req, url, res) => {
+    if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+    return h(req, url, res);
+  };
+  const text = (o: Record<string, unknown>, name: string) => {
+    const v = o[name];
+    if (typeof v !== 'string' || v.length === 0) throw new HttpError(400, `${name} must be a non-empty string`);
+    const b = Buffer.from(v, 'utf8');
+    if (b.length > MAX_BODY) throw new HttpError(413, `${name} is larger than ${MAX_BODY} bytes`);
+    return new Uint8Array(b);
+  };
+  return {
+    '/post_peer_message': post(async (req, url, res) => route(res, {
+      type: 'peer', appid: intParam(url, 'appid'), sender: intParam(url, 'sender'), receiver: intParam(url, 'receiver'), content: await content(req),
+    })),
+    '/post_realtime_message': post(async (req, url, res) => route(res, {
+      type: 'realtime', appid: intParam(url, 'appid'), sender: intParam(url, 'sender'), receiver: intParam(url, 'receiver'), content: await content(req),
+    })),
+    '/post_room_message': post(async (req, url, res) => route(res, {
+      type: 'room', appid: intParam(url, 'appid'), sender: intParam(url, 'uid'), room: intParam(url, 'room'), content: await content(req),
+    })),
+    '/post_notification': post(async (req, url, res) => route(res, {
+      type: 'notification', appid: intParam(url, 'appid'), uid: intParam(url, 'uid'), content: await content(req),
+    })),
+    '/post_system_message': post(async (req, _url, res) => {
+      const b = await readJson(req);
+      await route(res, { type: 'system', appid: intField(b, 'appid'), receivers: intArrayField(b, 'receivers', MAX_RECEIVERS), content: text(b, 'content') });
+    }),
+    '/post_customer_message': post(async (req, _url, res) => {
+      const b = await readJson(req);
+      await route(res, {
+        type: 'customer', senderAppid: intField(b, 'sender_appid'), sender: intField(b, 'sender'),
+        receiverAppid: intField(b, 'receiver_appid'), receiver: intField(b, 'receiver'), appid: intField(b, 'sender_appid'), content: text(b, 'content'),
+      });
+    }),
+    '/post_group_notification': post(async (req, _url, res) => {
+      const b = await readJson(req);
+      await route(res, {
+        type: 'group_notification', appid: intField(b, 'appid'), gid: intField(b, 'group_id'),
+        members: b.members === undefined ? undefined : intArrayField(b, 'members', MAX_RECEIVERS), content: text(b, 'notification'),
+      });
+    }),
+  };
+}

@@ -1,0 +1,99 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+import { cmdName } from '../router/metrics.ts';
+import type { ChannelStats } from '../channel/channel.ts';
+import type { ShardPool } from './shards.ts';
+import { Kind, type SubscriberTable } from '../subscribers/index.ts';
+import type { ShardReport, ShardStats } from './stats.ts';
+
+interface Snapshot {
+  shards: ShardReport[];
+  channel: ChannelStats | undefined;
+}
+
+/**
+ * /metrics for the access server: every figure is gathered from the shards and the Channel
+ * thread at scrape time (one round of control calls per scrape, shared by all metrics).
+ */
+export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry {
+  const registry = new Registry();
+  let pending: Promise<Snapshot> | undefined;
+  const snapshot = () => {
+    pending ??= (async () => {
+      const [shards, channel] = await Promise.all([
+        Promise.all(pool.shards.map((s) => s.control.report())),
+        pool.channel?.control.stats(),
+      ]);
+      setTimeout(() => { pending = undefined; }, 50).unref();
+      return { shards, channel };
+    })();
+    return pending;
+  };
+
+  /** Counters whose totals live in the threads: each scrape advances them to the reported total. */
+  const mirrored = (name: string, help: string, labelNames: string[], read: (s: Snapshot) => [Record<string, string>, number][]) => {
+    const last = new Map<string, number>();
+    new Counter({
+      name, help, labelNames, registers: [registry],
+      async collect() {
+        for (const [labels, value] of read(await snapshot())) {
+          const key = JSON.stringify(labels);
+          const prev = last.get(key) ?? 0;
+          // A restarted shard starts from zero again: count from there.
+          const delta = value >= prev ? value - prev : value;
+          if (delta > 0) this.inc(labels, delta);
+          last.set(key, value);
+        }
+      },
+    });
+  };
+  const gauge = (name: string, help: string, labelNames: string[], read: (s: Snapshot) => [Record<string, string>, number][]) => {
+    new Gauge({
+      name, help, labelNames, registers: [registry],
+      async collect() {
+        this.reset();
+        for (const [labels, value] of read(await snapshot())) this.set(labels, value);
+      },
+    });
+  };
+  const perShard = (f: (r: ShardReport) => number) => (s: Snapshot): [Record<string, string>, number][] =>
+    s.shards.map((r) => [{ shard: String(r.shard) }, f(r)]);
+  const stat = (k: keyof ShardStats) => perShard((r) => r.stats[k]);
+
+  gauge('im_connections', 'Live client connections, by shard and transport', ['shard', 'transport'], (s) =>
+    s.shards.flatMap((r) => Object.entries(r.transports).map(([t, n]) => [{ shard: String(r.shard), transport: t }, n] as [Record<string, string>, number])));
+  gauge('im_clients', 'Authenticated connections, by shard', ['shard'], perShard((r) => r.clients));
+  gauge('im_subscribers', 'Distinct users and rooms held by this server (subscriber table)', ['kind'], () => {
+    let users = 0;
+    let rooms = 0;
+    table.scan((kind) => (kind === Kind.USER ? users++ : rooms++));
+    return [[{ kind: 'user' }, users], [{ kind: 'room' }, rooms]];
+  });
+  mirrored('im_logins_total', 'Successful logins', ['shard'], stat('logins'));
+  mirrored('im_auth_failures_total', 'Rejected tokens', ['shard'], stat('authFailures'));
+  mirrored('im_auth_refused_total', 'Logins refused because the subscriber table is full', ['shard'], stat('authRefusedFull'));
+  mirrored('im_timeouts_total', 'Connections closed for not authenticating or for idling', ['shard', 'reason'], (s) =>
+    s.shards.flatMap((r) => [[{ shard: String(r.shard), reason: 'auth' }, r.stats.authTimeouts], [{ shard: String(r.shard), reason: 'idle' }, r.stats.idleTimeouts]]));
+  mirrored('im_frames_in_total', 'Frames received from clients, by cmd', ['cmd'], (s) => sumByCmd(s.shards, (r) => r.framesInByCmd));
+  mirrored('im_frames_out_total', 'Frames written to clients, by cmd', ['cmd'], (s) => sumByCmd(s.shards, (r) => r.framesOutByCmd));
+  mirrored('im_dropped_total', 'Frames dropped, by reason', ['reason'], (s) => [
+    [{ reason: 'queue_limit' }, s.shards.reduce((n, r) => n + r.stats.dropped, 0)],
+    [{ reason: 'spoofed_sender' }, s.shards.reduce((n, r) => n + r.stats.spoofed, 0)],
+    [{ reason: 'router_down' }, s.channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0],
+  ]);
+  mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
+  mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>
+    s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));
+  gauge('im_channel_queue_depth', 'Frames waiting for a router link', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queued]) ?? []);
+  gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);
+  gauge('im_router_latency_microseconds', 'im → imr → im delivery latency of messages from other servers', ['quantile'], (s) => {
+    const l = s.channel?.latencyUs;
+    return l === undefined || l.count === 0 ? [] : [[{ quantile: '0.5' }, l.p50], [{ quantile: '0.99' }, l.p99], [{ quantile: '1' }, l.max]];
+  });
+  return registry;
+}
+
+function sumByCmd(shards: ShardReport[], pick: (r: ShardReport) => [number, number][]): [Record<string, string>, number][] {
+  const m = new Map<number, number>();
+  for (const r of shards) for (const [cmd, n] of pick(r)) m.set(cmd, (m.get(cmd) ?? 0) + n);
+  return [...m].map(([cmd, n]) => [{ cmd: cmdName(cmd) }, n]);
+}
