@@ -27,5 +27,6 @@ const control: ChannelControl = {
   stats: () => channel.stats(),
   stop: () => channel.stop(),
   ping: () => true,
+  setShard: (index, port) => channel.setShard(index, port),
 };
 Comlink.expose(control, endpoint(start.control));

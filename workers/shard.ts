@@ -22,6 +22,7 @@ const shard = new Shard({
   index: start.index,
   config: start.config,
   table: new SubscriberTable(start.table),
+  ledger: new SubscriberTable(start.ledger),
   load: new Int32Array(start.load),
   peers: start.peers,
   channel: start.channel !== undefined ? new ChannelPort(start.channel) : new StandaloneChannel(),
@@ -41,6 +42,10 @@ const control: ShardControl = {
   ping: () => true,
   invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
   post: (p) => inject(shard, p),
+  setPeer: (index, port) => shard.delivery.setPeer(index, port),
+  crash: () => {
+    if (start.config.testHooks) setImmediate(() => process.exit(70));
+  },
   async postGroupMessage(appid, sender, gid, content) {
     const g = await shard.groups.cache.get(appid, gid);
     const msg = { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content: Buffer.from(content) };

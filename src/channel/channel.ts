@@ -89,6 +89,14 @@ export class Channel implements ChannelVisitor {
     for (const port of o.shards) port.on('message', (ab: ArrayBuffer) => readChannelItems(ab, this));
   }
 
+  /** A restarted shard's new port replaces the old one. */
+  setShard(index: number, port: MessagePort): void {
+    this.#shards[index]?.close();
+    this.#shards[index] = port;
+    this.#handoff[index] ??= new HandoffWriter();
+    port.on('message', (ab: ArrayBuffer) => readChannelItems(ab, this));
+  }
+
   start(): void {
     for (const l of this.#links) l.start();
   }

@@ -40,6 +40,8 @@ export interface ServerConfig {
   mysqlUrl: string | undefined;
   groupCacheSize: number;
   groupCacheIdleS: number;
+  /** IM_TEST_HOOKS=1: enables POST /debug/crash_shard (for tests of supervision only). */
+  testHooks: boolean;
 }
 
 function pem(env: Env, name: string): string | undefined {
@@ -93,5 +95,6 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     mysqlUrl: urlVar(env, 'IM_MYSQL_URL', ['mysql:']),
     groupCacheSize: intVar(env, 'IM_GROUP_CACHE_SIZE', 10_000, 1),
     groupCacheIdleS: intVar(env, 'IM_GROUP_CACHE_IDLE_S', 600, 1),
+    testHooks: intVar(env, 'IM_TEST_HOOKS', 0, 0, 1) === 1,
   };
 }

@@ -8,6 +8,10 @@ export interface ShardControl {
   invalidateGroup(appid: number, gid: number): void;
   /** POST /post_group_message: routes a group message from `sender`; resolves with an AckStatus-like code. */
   postGroupMessage(appid: number, sender: number, gid: number, content: Uint8Array): Promise<number>;
+  /** A restarted shard's new port (see ShardPool's supervision). */
+  setPeer(index: number, port: MessagePort): void;
+  /** Test hook (IM_TEST_HOOKS=1): the worker exits at once, as if it had crashed. */
+  crash(): void;
   /** The other POST /post_* endpoints: routed as a client's message would be. */
   post(p: import('./inject.ts').PostRequest): Promise<number>;
   /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */
@@ -44,6 +48,8 @@ export interface ShardStart {
   index: number;
   config: import('../config/server.ts').ServerConfig;
   table: SharedArrayBuffer;
+  /** This shard's ledger (a SubscriberTable of its own counts). */
+  ledger: SharedArrayBuffer;
   load: SharedArrayBuffer;
   /** Port to each other shard, by shard index (undefined for itself). */
   peers: (MessagePort | undefined)[];
@@ -72,6 +78,8 @@ export interface ChannelControl {
   /** Writes what is pending to the routers and closes the links. */
   stop(): Promise<void>;
   ping(): boolean;
+  /** A restarted shard's new port. */
+  setShard(index: number, port: MessagePort): void;
 }
 
 /** What the main thread posts to a shard: a freshly accepted, unread socket. */

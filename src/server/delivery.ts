@@ -34,6 +34,14 @@ export class Delivery {
     for (const port of peers) if (port !== undefined) this.listen(port);
   }
 
+  /** A restarted shard's new port replaces the old one. */
+  setPeer(index: number, port: MessagePort): void {
+    this.#peers[index]?.close();
+    this.#peers[index] = port;
+    this.#writers[index] ??= new HandoffWriter();
+    this.listen(port);
+  }
+
   /** Takes hand-offs from another thread (a shard, or the Channel thread). */
   listen(port: MessagePort): void {
     port.on('message', (ab: ArrayBuffer) => this.#receive(ab));

@@ -11,6 +11,7 @@ import { postRoutes } from './http-post.ts';
 import { serverMetrics } from './metrics.ts';
 
 export interface ApiContext {
+  testHooks: boolean;
   pool: ShardPool;
   table: SubscriberTable;
   groups: GroupService;
@@ -67,6 +68,15 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
       sendJson(res, 200, await summary(ctx, appid));
     },
+    ...(ctx.testHooks ? {
+      '/debug/crash_shard': async (req, url, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+        const shard = ctx.pool.shards[intParam(url, 'shard')];
+        if (shard === undefined) throw new HttpError(400, 'no such shard');
+        await shard.control.crash();
+        sendJson(res, 200, { data: {} });
+      },
+    } : {}),
     '/subscriptions': (_req, url, res) => {
       // The shared subscriber table, as the routers should see it: users with their online
       // flag, rooms; per appid, sorted. For operators and for checking the Channel's invariant.

@@ -45,7 +45,7 @@ if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
 const ports = await acceptors.listen(config);
-const api = await startApi({ pool, table, groups, log, token: config.httpToken }, config.httpHost, config.httpPort);
+const api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks }, config.httpHost, config.httpPort);
 const httpPort = (api.address() as { port: number }).port;
 logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
 

@@ -18,6 +18,7 @@ import { Delivery } from './delivery.ts';
 import { dispatch } from './dispatch.ts';
 import { outFrame, type OutFrame } from './out-frame.ts';
 import { ShardGroups } from './groups.ts';
+import { CountingTable } from './ledger.ts';
 import { GroupCache } from '../groups/cache.ts';
 import type { Group } from '../groups/source.ts';
 import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
@@ -26,6 +27,8 @@ export interface ShardDeps {
   index: number;
   config: ServerConfig;
   table: SubscriberTable;
+  /** This shard's own counts (see CountingTable): what the main thread releases if it dies. */
+  ledger: SubscriberTable;
   /** Live connections per shard, shared with the main thread (which picks the least loaded). */
   load: Int32Array;
   peers: (MessagePort | undefined)[];
@@ -57,6 +60,7 @@ export class Shard implements ConnectionOwner {
   readonly framesOutByCmd = new Float64Array(256);
   readonly groups: ShardGroups;
   readonly #load: Int32Array;
+  readonly #counts: CountingTable;
   readonly #conns = new Set<Connection>();
   #dirty: Connection[] = [];
   #flushScheduled = false;
@@ -75,6 +79,7 @@ export class Shard implements ConnectionOwner {
     this.auth = d.auth;
     this.log = d.log;
     this.#load = d.load;
+    this.#counts = new CountingTable(d.table, d.ledger, d.index);
     this.routes = new AppRoute<Connection>(d.config.roomRule);
     this.delivery = new Delivery(d.index, d.table, this.routes, d.peers);
     this.groups = new ShardGroups(this, new GroupCache(d.loadGroup, d.config.groupCacheSize, d.config.groupCacheIdleS * 1000));
@@ -219,7 +224,7 @@ export class Shard implements ConnectionOwner {
     const route = this.routes.findOrAddRoute(c.appid);
     const [fresh, evicted] = route.addRoomClient(room, c);
     try {
-      this.channel.transition(onRoomAdded(this.table.addRoomMember(c.appid, room, this.index, fresh)), c.appid, room);
+      this.channel.transition(onRoomAdded(this.#counts.addRoomMember(c.appid, room, fresh)), c.appid, room);
     } catch (err) {
       if (!(err instanceof SubscriberTableError)) throw err;
       route.removeRoomClient(room, c);
@@ -230,7 +235,7 @@ export class Shard implements ConnectionOwner {
     c.room = room;
     if (evicted !== undefined) {
       evicted.room = undefined;
-      this.channel.transition(onRoomRemoved(this.table.removeRoomMember(c.appid, room, this.index, false)), c.appid, room);
+      this.channel.transition(onRoomRemoved(this.#counts.removeRoomMember(c.appid, room, false)), c.appid, room);
     }
   }
 
@@ -239,7 +244,7 @@ export class Shard implements ConnectionOwner {
     c.room = undefined;
     const r = this.routes.findRoute(c.appid)?.removeRoomClient(room, c) ?? Removed.NOT_FOUND;
     if (r === Removed.NOT_FOUND) return;
-    const prev = this.table.removeRoomMember(c.appid, room, this.index, r === Removed.EMPTIED);
+    const prev = this.#counts.removeRoomMember(c.appid, room, r === Removed.EMPTIED);
     this.channel.transition(onRoomRemoved(prev), c.appid, room);
   }
 
@@ -290,7 +295,7 @@ export class Shard implements ConnectionOwner {
     const fresh = route.addClient(c);
     let prev: number;
     try {
-      prev = this.table.addUser(c.appid, c.uid, c.online, this.index, fresh);
+      prev = this.#counts.addUser(c.appid, c.uid, c.online, fresh);
     } catch (err) {
       if (!(err instanceof SubscriberTableError)) throw err;
       route.removeClient(c);
@@ -305,7 +310,7 @@ export class Shard implements ConnectionOwner {
     if (c.room !== undefined) this.leaveRoom(c, c.room);
     const r = this.routes.findRoute(c.appid)?.removeClient(c) ?? Removed.NOT_FOUND;
     if (r === Removed.NOT_FOUND) return;
-    const prev = this.table.removeUser(c.appid, c.uid, c.online, this.index, r === Removed.EMPTIED);
+    const prev = this.#counts.removeUser(c.appid, c.uid, c.online, r === Removed.EMPTIED);
     this.channel.transition(onUserRemoved(prev, c.online), c.appid, c.uid);
   }
 

@@ -3,9 +3,11 @@ import * as Comlink from 'comlink';
 import type net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
-import type { SubscriberTable } from '../subscribers/index.ts';
+import { SubscriberTable, Transition } from '../subscribers/index.ts';
+import { ChannelPort } from '../channel/shard-port.ts';
 import { endpoint, type ChannelControl, type ChannelStart, type MainServices, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
 import type { TransportKind } from './connection.ts';
+import { releaseShard } from './ledger.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
@@ -14,26 +16,43 @@ export interface ShardHandle {
   index: number;
   worker: Worker;
   control: Comlink.Remote<ShardControl>;
+  ledger: SubscriberTable;
+  ready: boolean;
+  restarts: number;
 }
 
 /**
  * The shard workers of one access server, seen from the main thread: it starts them, wires a
- * port between every pair (cross-shard hand-offs), and moves each accepted socket to the
- * shard with the fewest live connections.
+ * port between every pair (cross-shard hand-offs) and to the Channel thread, and moves each
+ * accepted socket to the shard with the fewest live connections.
+ *
+ * Supervision: a shard that exits unexpectedly loses its connections (clients reconnect);
+ * its share of the subscriber table is released from its ledger and the routers are told;
+ * a fresh worker takes its place and new ports are wired to it. A shard that dies before it
+ * ever answered is not restarted (it would only die again).
  */
 export class ShardPool {
   readonly shards: ShardHandle[] = [];
   /** The Channel thread, when routers are configured. */
   channel: { worker: Worker; control: Comlink.Remote<ChannelControl> } | undefined;
+  readonly #config: ServerConfig;
+  readonly #table: SubscriberTable;
+  readonly #services: MainServices;
   readonly #load: Int32Array;
+  readonly #loadBuffer: SharedArrayBuffer;
   readonly #log: Logger;
+  /** Reports the transitions of released shards to the Channel. */
+  #mainChannel: ChannelPort | undefined;
   #stopping = false;
 
   constructor(config: ServerConfig, table: SubscriberTable, services: MainServices, log: Logger) {
+    this.#config = config;
+    this.#table = table;
+    this.#services = services;
     this.#log = log;
     const n = config.shards;
-    const loadBuffer = new SharedArrayBuffer(4 * n);
-    this.#load = new Int32Array(loadBuffer);
+    this.#loadBuffer = new SharedArrayBuffer(4 * n);
+    this.#load = new Int32Array(this.#loadBuffer);
     const peers: (MessagePort | undefined)[][] = Array.from({ length: n }, () => new Array(n).fill(undefined));
     for (let i = 0; i < n; i++) {
       for (let j = i + 1; j < n; j++) {
@@ -42,12 +61,13 @@ export class ShardPool {
         peers[j]![i] = port2;
       }
     }
-    const toChannel: MessagePort[] = [];
-    const fromShards: MessagePort[] = [];
+    const toChannel: (MessagePort | undefined)[] = new Array(n).fill(undefined);
     if (config.routeAddrs.length > 0) {
-      for (let i = 0; i < n; i++) {
+      const fromShards: MessagePort[] = [];
+      for (let i = 0; i <= n; i++) {
         const { port1, port2 } = new MessageChannel();
-        toChannel.push(port1);
+        if (i < n) toChannel[i] = port1;
+        else this.#mainChannel = new ChannelPort(port1);
         fromShards.push(port2);
       }
       const { port1, port2 } = new MessageChannel();
@@ -57,19 +77,7 @@ export class ShardPool {
       worker.on('exit', (code) => { if (!this.#stopping) log.error({ code }, 'channel worker exited'); });
       this.channel = { worker, control: Comlink.wrap<ChannelControl>(endpoint(port1)) };
     }
-    for (let index = 0; index < n; index++) {
-      const { port1, port2 } = new MessageChannel();
-      const svc = new MessageChannel();
-      Comlink.expose(services, endpoint(svc.port1));
-      const start: ShardStart = {
-        index, config, table: table.buffer, load: loadBuffer, peers: peers[index]!, control: port2, channel: toChannel[index], services: svc.port2,
-      };
-      const transfer = [...peers[index]!.filter((p) => p !== undefined), port2, svc.port2, ...(toChannel[index] ? [toChannel[index]] : [])];
-      const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
-      worker.on('error', (err) => log.error({ shard: index, err }, 'shard worker failed'));
-      worker.on('exit', (code) => { if (!this.#stopping) log.error({ shard: index, code }, 'shard worker exited'); });
-      this.shards.push({ index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)) });
-    }
+    for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], 0));
   }
 
   /** Live connections of each shard. */
@@ -77,18 +85,23 @@ export class ShardPool {
     return this.shards.map((s) => Atomics.load(this.#load, s.index));
   }
 
-  /** Resolves once every shard answers on its control port. */
+  /** Resolves once every shard (and the Channel) answers on its control port. */
   async ready(): Promise<void> {
     await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping()]);
   }
 
   /** Moves a paused, unread socket to the least-loaded shard. */
   assign(socket: net.Socket, kind: TransportKind): void {
-    let best = 0;
+    let best = -1;
     let min = Infinity;
-    for (let i = 0; i < this.shards.length; i++) {
-      const l = Atomics.load(this.#load, i);
-      if (l < min) { min = l; best = i; }
+    for (const s of this.shards) {
+      if (!s.ready) continue;
+      const l = Atomics.load(this.#load, s.index);
+      if (l < min) { min = l; best = s.index; }
+    }
+    if (best < 0) {
+      socket.destroy();
+      return;
     }
     // Counted now, not when the shard adopts it: a burst of accepts must spread out.
     Atomics.add(this.#load, best, 1);
@@ -108,15 +121,73 @@ export class ShardPool {
   }
 
   async drain(timeoutMs: number): Promise<number[]> {
+    this.#stopping = true;
     return Promise.all(this.shards.map((s) => s.control.drain(timeoutMs)));
   }
 
   async terminate(): Promise<void> {
     this.#stopping = true;
+    this.#mainChannel?.flush();
     if (this.channel !== undefined) {
       await this.channel.control.stop();
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
+  }
+
+  #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, restarts: number): ShardHandle {
+    const { port1, port2 } = new MessageChannel();
+    const svc = new MessageChannel();
+    Comlink.expose(this.#services, endpoint(svc.port1));
+    const ledger = SubscriberTable.create(this.#config.subscriberCapacity);
+    const start: ShardStart = {
+      index, config: this.#config, table: this.#table.buffer, ledger: ledger.buffer, load: this.#loadBuffer,
+      peers, control: port2, channel, services: svc.port2,
+    };
+    const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : [])];
+    const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
+    const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, restarts };
+    handle.control.ping().then(() => { handle.ready = true; }, () => {});
+    worker.on('error', (err) => this.#log.error({ shard: index, err }, 'shard worker failed'));
+    worker.on('exit', (code) => {
+      if (this.#stopping) return;
+      this.#log.error({ shard: index, code, ready: handle.ready }, 'shard worker exited');
+      if (this.shards[index] === handle) void this.#replace(handle);
+    });
+    return handle;
+  }
+
+  async #replace(dead: ShardHandle): Promise<void> {
+    const i = dead.index;
+    const answered = dead.ready;
+    dead.ready = false;
+    Atomics.store(this.#load, i, 0);
+    const released = releaseShard(this.#table, dead.ledger, i, (t, appid, id) => {
+      if (t !== Transition.NONE) this.#mainChannel?.transition(t, appid, id);
+    });
+    this.#log.warn({ shard: i, ...released }, 'released the dead shard\'s users and rooms');
+    if (!answered) {
+      this.#log.error({ shard: i }, 'shard died during start-up: not restarting it');
+      return;
+    }
+    // New ports: one to every live shard, one to the Channel.
+    const peers: (MessagePort | undefined)[] = new Array(this.shards.length).fill(undefined);
+    const wiring: Promise<void>[] = [];
+    for (const other of this.shards) {
+      if (other.index === i) continue;
+      const { port1, port2 } = new MessageChannel();
+      peers[other.index] = port1;
+      wiring.push(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])));
+    }
+    let channel: MessagePort | undefined;
+    if (this.channel !== undefined) {
+      const { port1, port2 } = new MessageChannel();
+      channel = port1;
+      wiring.push(this.channel.control.setShard(i, Comlink.transfer(port2, [port2 as never])));
+    }
+    await Promise.all(wiring);
+    const fresh = this.#spawn(i, peers, channel, dead.restarts + 1);
+    this.shards[i] = fresh;
+    this.#log.warn({ shard: i, restarts: fresh.restarts }, 'shard restarted');
   }
 }
