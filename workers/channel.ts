@@ -11,7 +11,7 @@ import { endpoint, type ChannelControl, type ChannelStart } from '../src/server/
 import { createLogger } from '../src/log/logger.ts';
 
 const start = workerData as ChannelStart;
-const log = createLogger('im.channel', start.config.logLevel);
+const log = createLogger('im.channel', start.config.logLevel, start.config.logPretty);
 const channel = new Channel({
   table: new SubscriberTable(start.table),
   routers: start.config.routeAddrs,

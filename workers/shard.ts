@@ -15,7 +15,7 @@ import { codecs } from '../src/protocol/index.ts';
 import { inject } from '../src/server/inject.ts';
 
 const start = workerData as ShardStart;
-const log = createLogger(`im.shard${start.index}`, start.config.logLevel);
+const log = createLogger(`im.shard${start.index}`, start.config.logLevel, start.config.logPretty);
 const auth = createAuthenticator(start.config);
 const services = Comlink.wrap<MainServices>(endpoint(start.services));
 const shard = new Shard({

@@ -34,6 +34,8 @@ export interface ServerConfig {
   channelQueueLimit: number;
   roomRule: 'none' | 'uid' | 'device';
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Human-readable log lines (IM_LOG_FORMAT=pretty, the default on a terminal) or JSON. */
+  logPretty: boolean;
   shutdownTimeoutS: number;
   /** SQLite file of the embedded group source (used when no MySQL URL is set). */
   groupDb: string;
@@ -90,6 +92,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     channelQueueLimit: intVar(env, 'IM_CHANNEL_QUEUE_LIMIT', 100_000, 0),
     roomRule: enumVar(env, 'IM_ROOM_RULE', ['none', 'uid', 'device'] as const, 'none'),
     logLevel: enumVar(env, 'IM_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logPretty: enumVar(env, 'IM_LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY === true ? 'pretty' : 'json') === 'pretty',
     shutdownTimeoutS: intVar(env, 'IM_SHUTDOWN_TIMEOUT_S', 10, 1),
     groupDb: strVar(env, 'IM_GROUP_DB', 'data/groups.db'),
     mysqlUrl: urlVar(env, 'IM_MYSQL_URL', ['mysql:']),

@@ -1,10 +1,16 @@
 import { pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
-/** JSON lines on stdout; `name` tells which process (or thread) wrote them. */
-export function createLogger(name: string, level: string): Logger {
-  return pino({ name, level, base: { pid: process.pid } });
+/**
+ * JSON lines on stdout (what log shippers want), or colourised human-readable lines when
+ * `pretty` (the default when stdout is a terminal). `name` tells which process or thread
+ * wrote a line. Pretty printing is synchronous here: no extra transport thread per logger.
+ */
+export function createLogger(name: string, level: string, prettyLines = process.stdout.isTTY === true): Logger {
+  const opts = { name, level, base: { pid: process.pid } };
+  return prettyLines ? pino(opts, pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l' })) : pino(opts);
 }
 
 /**

@@ -9,6 +9,7 @@ import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
 import { postRoutes } from './http-post.ts';
 import { serverMetrics } from './metrics.ts';
+import { dashboardRoutes } from './dashboard.ts';
 
 export interface ApiContext {
   testHooks: boolean;
@@ -57,6 +58,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
 export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
   const metrics = serverMetrics(ctx.pool, ctx.table);
   return {
+    ...dashboardRoutes(ctx.pool, ctx.table),
     '/metrics': async (_req, _url, res) => {
       const text = await metrics.metrics();
       res.writeHead(200, { 'content-type': metrics.contentType });

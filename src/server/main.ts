@@ -23,7 +23,7 @@ try {
   process.exit(2);
 }
 
-const log = createLogger('im', config.logLevel);
+const log = createLogger('im', config.logLevel, config.logPretty);
 let sampleToken: string | undefined;
 if (config.auth === 'jwt' && config.jwtSecret === undefined) {
   config.jwtSecret = randomBytes(32).toString('base64url');

@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import type { Handler } from '../http/json.ts';
+import { Kind, type SubscriberTable } from '../subscribers/index.ts';
+import type { ShardPool } from './shards.ts';
+
+const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
+
+/** One sample for the dashboard: totals, which the page turns into per-second rates. */
+async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> {
+  const [reports, channel] = await Promise.all([Promise.all(pool.shards.map((s) => s.control.report())), pool.channel?.control.stats()]);
+  let users = 0;
+  table.scan((kind) => { if (kind === Kind.USER) users++; });
+  return {
+    t: Date.now(),
+    connections: reports.map((r) => r.connections),
+    users,
+    messagesIn: reports.reduce((n, r) => n + r.stats.messagesIn, 0),
+    framesOut: reports.reduce((n, r) => n + r.stats.framesOut + r.delivered, 0),
+    dropped: reports.reduce((n, r) => n + r.stats.dropped, 0) + (channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0),
+    links: channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [],
+  };
+}
+
+/** The live dashboard at `/`: one static page fed by server-sent events every second. */
+export function dashboardRoutes(pool: ShardPool, table: SubscriberTable): Record<string, Handler> {
+  return {
+    '/': (_req, _url, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': PAGE.length });
+      res.end(PAGE);
+    },
+    '/events': (req, _url, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      const send = () => {
+        sample(pool, table).then((s) => res.write(`data: ${JSON.stringify(s)}\n\n`), () => {});
+      };
+      send();
+      const timer = setInterval(send, 1000);
+      req.on('close', () => clearInterval(timer));
+    },
+  };
+}

@@ -1,0 +1,67 @@
+/// <reference lib="dom" />
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import type { ImClient } from '../../src/client/index.ts';
+import { codecs } from '../../src/protocol/index.ts';
+import { login, startIm, type Im } from '../helpers/im.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const artifacts = new URL('../artifacts/', import.meta.url).pathname;
+
+let im: Im;
+let browser: Browser;
+const clients: ImClient[] = [];
+
+test.before(async () => {
+  im = await startIm({ IM_SHARDS: '2' });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    // Playwright gives the browser a fresh profile; these keep it off the (closed) network.
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+test.after(async () => {
+  for (const c of clients) c.destroy();
+  await browser?.close();
+  await im?.stop();
+});
+
+test('the dashboard loads in a real browser and its figures move with traffic', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`http://127.0.0.1:${im.httpPort}/`);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', null, { timeout: 10_000 });
+  const value = (id: string) => page.$eval(`#${id}`, (e) => Number((e as HTMLElement).dataset.value ?? 'NaN'));
+  const before = await value('msgs-in');
+  for (let uid = 1; uid <= 6; uid++) clients.push(await login(im, 1, uid));
+  const end = Date.now() + 2500;
+  let i = 0;
+  while (Date.now() < end) {
+    const c = clients[i % 6]!;
+    c.post(codecs.IM, { sender: c.uid!, receiver: 1 + ((i + 1) % 6), timestamp: 0, msgid: i, content: Buffer.from('dashboard traffic') });
+    if (++i % 20 === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  await page.waitForFunction((b) => Number(document.getElementById('msgs-in')!.dataset.value) > b, before, { timeout: 5000 });
+  await page.waitForTimeout(1200);
+  assert.ok((await value('msgs-in')) - before >= i / 2, 'messages in moved with the traffic');
+  assert.is(await value('connections'), 6);
+  assert.ok((await value('frames-out')) > 0);
+  // The rate chart has drawn something besides its axes.
+  const inked = await page.$eval('#rates', (c) => {
+    const canvas = c as HTMLCanvasElement;
+    const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+    let n = 0;
+    for (let p = 0; p < d.length; p += 4) if (d[p + 2]! > 200 && d[p]! < 120) n++; // the blue "in" line
+    return n;
+  });
+  assert.ok(inked > 50, `the messages-per-second chart shows a line (${inked} px)`);
+  assert.match(await page.$eval('#links', (e) => e.textContent ?? ''), /standalone/);
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, 'dashboard.png') });
+});
+
+test.run();
