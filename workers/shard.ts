@@ -43,6 +43,9 @@ const control: ShardControl = {
   invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
   post: (p) => inject(shard, p),
   setPeer: (index, port) => shard.delivery.setPeer(index, port),
+  gc: () => {
+    if (start.config.testHooks) (globalThis as { gc?: () => void }).gc?.();
+  },
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));
   },

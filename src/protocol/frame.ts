@@ -84,6 +84,8 @@ export function parseFrame(b: Buffer, accept?: Uint8Array): Frame | ProtocolErro
   return { seq: readI32(b, 4), cmd, version: b[9]!, flag: b[10]!, body: b.subarray(HEADER_SIZE) };
 }
 
+const HEADER_SCRATCH = Buffer.alloc(HEADER_SIZE);
+
 export interface FrameDecoderOptions {
   /** Largest body accepted (default MAX_BODY, the protocol's own limit). */
   maxBody?: number;
@@ -105,7 +107,6 @@ export class FrameDecoder {
   #head = 0;
   #buffered = 0;
   #error: ProtocolError | undefined;
-  readonly #header = Buffer.alloc(HEADER_SIZE);
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#maxBody = options.maxBody ?? MAX_BODY;
@@ -192,8 +193,10 @@ export class FrameDecoder {
   #peekHeader(): Buffer {
     const first = this.#chunks[0]!;
     if (first.length - this.#head >= HEADER_SIZE) return first.subarray(this.#head, this.#head + HEADER_SIZE);
-    this.#copyOut(this.#header, HEADER_SIZE, false);
-    return this.#header;
+    // One scratch header per thread, not per decoder (we hold many connections): it is read
+    // at once by the caller, before any other decoder can run.
+    this.#copyOut(HEADER_SCRATCH, HEADER_SIZE, false);
+    return HEADER_SCRATCH;
   }
 
   /** Removes n bytes from the front: a view when they lie in one chunk, else a copy. */

@@ -12,6 +12,8 @@ export interface ShardControl {
   setPeer(index: number, port: MessagePort): void;
   /** Test hook (IM_TEST_HOOKS=1): the worker exits at once, as if it had crashed. */
   crash(): void;
+  /** Test hook: a full garbage collection (when node runs with --expose-gc), for memory benchmarks. */
+  gc(): void;
   /** The other POST /post_* endpoints: routed as a client's message would be. */
   post(p: import('./inject.ts').PostRequest): Promise<number>;
   /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */

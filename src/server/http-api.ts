@@ -50,7 +50,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
     apps: selected,
     shards: reports.map((r) => ({
       shard: r.shard, connections: r.connections, clients: r.clients, users: r.users, rooms: r.rooms,
-      handoffs_in: r.handoffs_in, handoffs_out: r.handoffs_out, ...r.stats,
+      handoffs_in: r.handoffs_in, handoffs_out: r.handoffs_out, heap_used: r.heapUsed, external: r.external, ...r.stats,
     })),
   };
 }
@@ -71,6 +71,12 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       sendJson(res, 200, await summary(ctx, appid));
     },
     ...(ctx.testHooks ? {
+      '/debug/gc': async (req, _url, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+        await Promise.all(ctx.pool.shards.map((s) => s.control.gc()));
+        (globalThis as { gc?: () => void }).gc?.();
+        sendJson(res, 200, { data: {} });
+      },
       '/debug/crash_shard': async (req, url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         const shard = ctx.pool.shards[intParam(url, 'shard')];

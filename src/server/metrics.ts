@@ -83,6 +83,7 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
   mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>
     s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));
+  gauge('im_shard_heap_bytes', 'V8 heap in use, by shard thread', ['shard'], perShard((r) => r.heapUsed));
   gauge('im_channel_queue_depth', 'Frames waiting for a router link', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queued]) ?? []);
   gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);
   gauge('im_router_latency_microseconds', 'im → imr → im delivery latency of messages from other servers', ['quantile'], (s) => {

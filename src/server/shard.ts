@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { getHeapStatistics } from 'node:v8';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -267,6 +268,8 @@ export class Shard implements ConnectionOwner {
       framesInByCmd: nonZero(this.framesInByCmd),
       framesOutByCmd: nonZero(this.framesOutByCmd),
       groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
+      heapUsed: getHeapStatistics().used_heap_size,
+      external: getHeapStatistics().external_memory,
     };
   }
 

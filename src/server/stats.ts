@@ -53,6 +53,10 @@ export interface ShardReport {
   framesInByCmd: [number, number][];
   framesOutByCmd: [number, number][];
   groupCache: { size: number; loads: number };
+  /** This thread's V8 heap in use, bytes. */
+  heapUsed: number;
+  /** Bytes outside the V8 heap held by this thread's ArrayBuffers and Buffers. */
+  external: number;
 }
 
 export function nonZero(a: Float64Array): [number, number][] {
