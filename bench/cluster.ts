@@ -1,0 +1,167 @@
+/**
+ * Cross-server messaging: peer messages from clients on access server A to clients on access
+ * server B through one router, against the same traffic inside server A alone, measured in
+ * the same run. First at the most each setup delivers (a window of messages in flight per
+ * sender), then paced at half of that rate for latency. Then the Channel's router link on
+ * its own: frames/s to a router socket with per-turn batching and with one write per frame.
+ * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW)
+ */
+import net from 'node:net';
+import { once } from 'node:events';
+import * as hdr from 'hdr-histogram-js';
+import { ImClient } from '../src/client/index.ts';
+import { codecs, encodeFrame } from '../src/protocol/index.ts';
+import { signToken } from '../src/auth/jwt.ts';
+import { RouterLink } from '../src/channel/router-link.ts';
+import { startProcess, type Started } from '../test/helpers/process.ts';
+import { fmt } from './harness.ts';
+
+const PAIRS = Number(process.env.CLUSTER_PAIRS ?? 50);
+const SECONDS = Number(process.env.CLUSTER_SECONDS ?? 4);
+const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 16);
+const SECRET = 'bench-secret-bench-secret-bench-secret!!';
+const APPID = 1;
+const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
+
+function im(routeAddr?: string): Promise<Started> {
+  return startProcess('src/server/main.ts', {
+    IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
+    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
+  });
+}
+
+async function client(port: number, uid: number): Promise<ImClient> {
+  const c = await ImClient.connect({ port, uid, autoAck: false });
+  if (await c.auth({ token: await signToken(SECRET, APPID, uid) }) !== 0) throw new Error('auth failed');
+  return c;
+}
+
+interface Result { perSec: number; p50: number; p99: number }
+
+/** Senders send IMs to their receivers; `rate` paces the total (messages/s), else a window per sender. */
+async function drive(senders: ImClient[], receivers: ImClient[], seconds: number, rate?: number): Promise<Result> {
+  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  const sent = new Float64Array(senders.length);
+  const got = new Float64Array(senders.length);
+  let measuring = false;
+  let received = 0;
+  receivers.forEach((r, i) => r.on('im', (m) => {
+    got[i]!++;
+    if (!measuring) return;
+    received++;
+    h.recordValue(Math.max(1, Math.round(nowUs() - m.content.readDoubleBE(0))));
+  }));
+  const content = Buffer.alloc(64, 0x61);
+  const send = (i: number) => {
+    content.writeDoubleBE(nowUs(), 0);
+    senders[i]!.post(codecs.IM, { sender: senders[i]!.uid!, receiver: receivers[i]!.uid!, timestamp: 0, msgid: 0, content: Buffer.from(content) });
+    sent[i]!++;
+  };
+  let running = true;
+  if (rate === undefined) {
+    const pump = () => {
+      if (!running) return;
+      for (let i = 0; i < senders.length; i++) while (sent[i]! - got[i]! < WINDOW) send(i);
+      setImmediate(pump);
+    };
+    pump();
+  } else {
+    // Paced: every millisecond, send what the rate allows since the start, round-robin.
+    const t0 = performance.now();
+    let total = 0;
+    let next = 0;
+    const tick = () => {
+      if (!running) return;
+      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
+      for (; total < due; total++, next = (next + 1) % senders.length) send(next);
+      setTimeout(tick, 1);
+    };
+    tick();
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  measuring = true;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  measuring = false;
+  const secs = (performance.now() - t0) / 1000;
+  running = false;
+  await new Promise((r) => setTimeout(r, 300));
+  for (const r of receivers) r.removeAllListeners('im');
+  return { perSec: received / secs, p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
+}
+
+async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> {
+  const procs: Started[] = [];
+  try {
+    let portA: number;
+    let portB: number;
+    if (cross) {
+      const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
+      procs.push(imr);
+      const addr = `127.0.0.1:${imr.ready.port}`;
+      const [a, b] = await Promise.all([im(addr), im(addr)]);
+      procs.push(a, b);
+      portA = a.ready.tcp as number;
+      portB = b.ready.tcp as number;
+    } else {
+      const a = await im();
+      procs.push(a);
+      portA = portB = a.ready.tcp as number;
+    }
+    const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portA, 1 + i)));
+    const receivers = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portB, 10_001 + i)));
+    await new Promise((r) => setTimeout(r, 500)); // subscriptions reach the router
+    const max = await drive(senders, receivers, SECONDS);
+    const half = await drive(senders, receivers, SECONDS, max.perSec / 2);
+    for (const c of [...senders, ...receivers]) c.destroy();
+    return { max, half };
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+  }
+}
+
+/** The Channel's router link alone: frames/s into a router socket, batched per turn or one write per frame. */
+async function linkThroughput(batchBytes: number): Promise<number> {
+  let bytes = 0;
+  const sink = net.createServer((s) => s.on('data', (c: Buffer) => { bytes += c.length; }));
+  sink.listen(0, '127.0.0.1');
+  await once(sink, 'listening');
+  const link = new RouterLink({ host: '127.0.0.1', port: (sink.address() as net.AddressInfo).port },
+    { up: () => {}, down: () => {}, frame: () => {}, invalid: () => {} }, batchBytes, 0);
+  link.start();
+  while (!link.up) await new Promise((r) => setTimeout(r, 10));
+  const frame = encodeFrame(codecs.PUBLISH, { appid: 1, receiver: 2, msgid: 0, device_id: 0, timestamp: 0n, message: Buffer.alloc(76, 1) }, 0, 0);
+  let running = true;
+  const pump = () => {
+    if (!running) return;
+    for (let i = 0; i < 2000; i++) link.sendPublish(frame);
+    setImmediate(pump);
+  };
+  pump();
+  await new Promise((r) => setTimeout(r, 500));
+  const b0 = bytes;
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, 2000));
+  const perSec = ((bytes - b0) / frame.length) / ((performance.now() - t0) / 1000);
+  running = false;
+  await link.stop();
+  sink.close();
+  return perSec;
+}
+
+const single = await scenario(false);
+const cross = await scenario(true);
+const batched = await linkThroughput(256 * 1024);
+const unbatched = await linkThroughput(1);
+
+console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s`);
+console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/s | p50 ms | p99 ms | vs one server |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
+  console.log(`| ${name} | ${fmt(r.max.perSec)} | ${r.max.p50.toFixed(2)} | ${r.max.p99.toFixed(2)} | ${fmt(r.half.perSec)} | ${r.half.p50.toFixed(2)} | ${r.half.p99.toFixed(2)} | ${(r.max.perSec / single.max.perSec).toFixed(2)} |`);
+}
+console.log('\n## Channel router link alone (PUBLISH frames of 130 bytes)');
+console.log('| writes | frames/s | vs one write per frame |');
+console.log('|---|---:|---:|');
+console.log(`| one write per frame | ${fmt(unbatched)} | 1.00 |`);
+console.log(`| batched per turn (IM_CHANNEL_BATCH_BYTES 256 KiB) | ${fmt(batched)} | ${(batched / unbatched).toFixed(2)} |`);
