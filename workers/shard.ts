@@ -11,7 +11,6 @@ import { createLogger } from '../src/log/logger.ts';
 import { StandaloneChannel } from '../src/channel/sink.ts';
 import { ChannelPort } from '../src/channel/shard-port.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
-import { codecs } from '../src/protocol/index.ts';
 import { inject } from '../src/server/inject.ts';
 
 const start = workerData as ShardStart;
@@ -49,14 +48,7 @@ const control: ShardControl = {
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));
   },
-  async postGroupMessage(appid, sender, gid, content) {
-    const g = await shard.groups.cache.get(appid, gid);
-    const msg = { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content: Buffer.from(content) };
-    const codec = codecs.GROUP_IM.forVersion(1);
-    const b = Buffer.allocUnsafe(codec.size(msg));
-    codec.encode(msg, b, 0);
-    return shard.groups.send(g, appid, sender, b, 0, null);
-  },
+  postGroupMessage: (appid, sender, gid, content) => shard.groups.post(appid, sender, gid, Buffer.from(content)),
   async drain(timeoutMs) {
     shard.closeAll();
     const end = Date.now() + timeoutMs;

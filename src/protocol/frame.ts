@@ -60,6 +60,14 @@ export function encodeFrame<T>(codec: MessageCodec<T>, msg: T, seq: number, vers
   return b;
 }
 
+/** Encodes just a body (no header) for `version`, into a fresh buffer of its exact size. */
+export function encodeBody<T>(codec: MessageCodec<T>, msg: T, version: number): Buffer {
+  const body = codec.forVersion(version);
+  const b = Buffer.allocUnsafe(body.size(msg));
+  body.encode(msg, b, 0);
+  return b;
+}
+
 /** Decodes a frame's body with the layout for the frame's version. Never throws. */
 export function decodeBody<T>(codec: MessageCodec<T>, frame: Frame): T | ProtocolError {
   return codec.forVersion(frame.version).decode(frame.body, 0, frame.body.length);

@@ -1,9 +1,8 @@
-import { Cmd, Flag, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { Cmd, Flag, ProtocolError, codecs, encodeBody, type Frame } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import { outFrame } from './out-frame.ts';
 import type { Shard } from './shard.ts';
 
-const IM_V1 = codecs.IM.forVersion(1);
 const ROOM_IM = codecs.ROOM_IM.forVersion(2);
 const RT = codecs.RT.forVersion(2);
 const ROOM_ID = codecs.ENTER_ROOM.forVersion(2);
@@ -76,11 +75,7 @@ function peerMessage(shard: Shard, c: Connection, f: Frame): void {
   if (m.sender !== c.uid) return spoofed(shard, c, f);
   shard.stats.messagesIn++;
   // One body for every receiver, in the v1+ layout whatever the sender's version.
-  let body = f.body;
-  if (f.version === 0) {
-    body = Buffer.allocUnsafe(IM_V1.size(m));
-    IM_V1.encode(m, body, 0);
-  }
+  const body = f.version === 0 ? encodeBody(codecs.IM, m, 1) : f.body;
   const toReceiver = outFrame(Cmd.IM, f.flag | Flag.PUSH, body);
   const toSelf = outFrame(Cmd.IM, f.flag | Flag.PUSH | Flag.SELF, body);
   shard.delivery.toUser(c.appid, m.receiver, toReceiver, null);

@@ -1,11 +1,9 @@
-import { AckStatus, Cmd, Flag, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { AckStatus, Cmd, Flag, ProtocolError, codecs, encodeBody, type Frame } from '../protocol/index.ts';
 import type { Group } from '../groups/source.ts';
 import type { GroupCache } from '../groups/cache.ts';
 import type { Connection } from './connection.ts';
 import { outFrame, type OutFrame } from './out-frame.ts';
 import type { Shard } from './shard.ts';
-
-const IM_V1 = codecs.IM.forVersion(1);
 
 export const GroupSend = { OK: 0, NOT_MEMBER: AckStatus.NOT_GROUP_MEMBER, NO_GROUP: AckStatus.GROUP_NONEXISTENT, MUTED: -1 } as const;
 
@@ -33,17 +31,20 @@ export class ShardGroups {
       this.#shard.stats.spoofed++;
       return;
     }
-    let body = f.body;
-    if (f.version === 0) {
-      body = Buffer.allocUnsafe(IM_V1.size(m));
-      IM_V1.encode(m, body, 0);
-    }
+    const body = f.version === 0 ? encodeBody(codecs.GROUP_IM, m, 1) : f.body;
     this.#withGroup(c.appid, m.receiver, (g) => {
       if (c.dead) return;
       const r = this.send(g, c.appid, m.sender, body, f.flag, c);
       if (r === GroupSend.MUTED) return this.#shard.ack(c, f.seq, AckStatus.OK); // dropped, as the reference does
       this.#shard.ack(c, f.seq, r, g?.super ? Flag.SUPER_GROUP : 0);
     });
+  }
+
+  /** POST /post_group_message: a group message from `sender`, without a connection. */
+  async post(appid: number, sender: number, gid: number, content: Buffer): Promise<number> {
+    const g = await this.cache.get(appid, gid);
+    const body = encodeBody(codecs.GROUP_IM, { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content }, 1);
+    return this.send(g, appid, sender, body, 0, null);
   }
 
   /** Routes a group message (client or HTTP API); `exclude` is the sending connection, if any. */

@@ -1,4 +1,4 @@
-import { AckStatus, Cmd, Flag, codecs, type MessageCodec } from '../protocol/index.ts';
+import { AckStatus, Cmd, Flag, codecs, encodeBody, type MessageCodec } from '../protocol/index.ts';
 import { outFrame, type OutFrame } from './out-frame.ts';
 import type { Shard } from './shard.ts';
 
@@ -13,10 +13,7 @@ export type PostRequest =
   | { type: 'group_notification'; appid: number; gid: number; members: number[] | undefined; content: Uint8Array };
 
 function body<T>(codec: MessageCodec<T>, m: T): Buffer {
-  const c = codec.forVersion(2);
-  const b = Buffer.allocUnsafe(c.size(m));
-  c.encode(m, b, 0);
-  return b;
+  return encodeBody(codec, m, 2);
 }
 
 const now = () => Math.floor(Date.now() / 1000);

@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { AuthStatus, CLIENT_CMDS, FrameDecoder, Platform, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { AuthStatus, CLIENT_CMDS, FrameDecoder, Platform, ProtocolError, codecs, encodeBody, type Frame } from '../protocol/index.ts';
 import { AppRoute, Removed } from '../route/index.ts';
 import {
   SubscriberTableError, onRoomAdded, onRoomRemoved, onUserAdded, onUserRemoved, type SubscriberTable,
@@ -39,8 +39,6 @@ export interface ShardDeps {
   /** Loads a group from the server's group source (in the main thread). */
   loadGroup: (appid: number, gid: number) => Promise<Group | null>;
 }
-
-const AUTH_STATUS = codecs.AUTH_STATUS.forVersion(0);
 
 /**
  * One shard: owns the sockets the main thread moved here, their protocol, and a Route per
@@ -177,11 +175,7 @@ export class Shard implements ConnectionOwner {
   }
 
   ack(c: Connection, seq: number, status = 0, flag = 0): void {
-    const codec = codecs.ACK.forVersion(c.version);
-    const m = { seq, status };
-    const body = Buffer.allocUnsafe(codec.size(m));
-    codec.encode(m, body, 0);
-    this.reply(c, outFrame(codecs.ACK.cmd, flag, body));
+    this.reply(c, outFrame(codecs.ACK.cmd, flag, encodeBody(codecs.ACK, { seq, status }, c.version)));
   }
 
   async authenticate(c: Connection, f: Frame): Promise<void> {
@@ -287,9 +281,7 @@ export class Shard implements ConnectionOwner {
   }
 
   #authStatus(c: Connection, status: number): void {
-    const body = Buffer.allocUnsafe(4);
-    AUTH_STATUS.encode({ status }, body, 0);
-    this.reply(c, outFrame(codecs.AUTH_STATUS.cmd, 0, body));
+    this.reply(c, outFrame(codecs.AUTH_STATUS.cmd, 0, encodeBody(codecs.AUTH_STATUS, { status }, 0)));
   }
 
   /** Route and table bookkeeping for a fresh login; false when the table refuses it. */
