@@ -107,6 +107,11 @@ test('router down: local messaging goes on; after restart delivery resumes withi
   for (const c of stormers.filter((_, i) => i % 4 === 1)) c.leaveRoom(700 + (stormers.indexOf(c) % 4));
   for (const c of stormers.filter((_, i) => i % 5 === 2)) await c.close();
   imr = await startRouter(port);
+  // More logins, logouts and room changes while the servers reconnect and re-subscribe.
+  const during = await Promise.all(Array.from({ length: 10 }, (_, i) => login(i % 2 ? im2 : im1, APP, 200 + i)));
+  during.forEach((c, i) => { if (i % 2 === 0) c.enterRoom(800 + i); });
+  for (const c of during.filter((_, i) => i % 3 === 0)) await c.close();
+  for (const c of during.filter((_, i) => i % 3 !== 0)) clients.push(c);
   const t0 = Date.now();
   await eventually(async () => {
     const got = collect(r2, 'im', 150);

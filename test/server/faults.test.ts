@@ -14,7 +14,7 @@ let im: Im;
 const clients: ImClient[] = [];
 
 test.before(async () => {
-  im = await startIm({ IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
+  im = await startIm({ IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
 });
 
 test.after(async () => {
@@ -88,6 +88,19 @@ test('a connection that does not authenticate in time is closed', async () => {
   const t0 = Date.now();
   await closedWithin(s, 4000);
   assert.ok(Date.now() - t0 >= 900, 'not before IM_AUTH_TIMEOUT_S');
+});
+
+test('a connection that sends nothing for IM_CLIENT_TIMEOUT_S is closed; one that pings stays', async () => {
+  const idle = await login(im, APP, 60);
+  const busy = await login(im, APP, 61);
+  clients.push(idle, busy);
+  const t0 = Date.now();
+  const closed = idle.next('close', 6000);
+  const pinger = setInterval(() => { busy.ping().catch(() => {}); }, 500);
+  await closed;
+  clearInterval(pinger);
+  assert.ok(Date.now() - t0 >= 2500, 'not before the timeout');
+  assert.not.ok(busy.closed);
 });
 
 test('a full subscriber table refuses the login with AUTH_STATUS 1 and harms nobody', async () => {
