@@ -23,10 +23,17 @@ const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 const APPID = 1;
 const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 
+/** BENCH_PROFILE_DIR=DIR: the servers write CPU profiles there (one per thread) when they exit. */
+function profiling(): Record<string, string> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } : {};
+}
+
 function im(routeAddr?: string): Promise<Started> {
   return startProcess('src/server/main.ts', {
     IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
     IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
+    ...profiling(),
   });
 }
 
@@ -96,7 +103,7 @@ async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> 
     let portA: number;
     let portB: number;
     if (cross) {
-      const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
+      const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn', ...profiling() });
       procs.push(imr);
       const addr = `127.0.0.1:${imr.ready.port}`;
       const [a, b] = await Promise.all([im(addr), im(addr)]);

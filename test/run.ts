@@ -28,13 +28,14 @@ const strip = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 function run(cmd: string, args: string[], label: string): Promise<{ code: number; output: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Own process group: a suite killed for running too long takes the servers it started with it.
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });
     const timer = setTimeout(() => {
       output += `\n${label}: killed after ${FILE_TIMEOUT_MS} ms\n`;
-      child.kill('SIGKILL');
+      try { process.kill(-child.pid!, 'SIGKILL'); } catch { child.kill('SIGKILL'); }
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
       clearTimeout(timer);

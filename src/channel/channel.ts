@@ -6,7 +6,7 @@ import type { HostPort } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
 import { HandoffWriter, HandoffKind } from '../server/handoff.ts';
 import { RouterLink } from './router-link.ts';
-import { nowNs, readChannelItems, type ChannelVisitor } from './wire.ts';
+import { nowNs, readChannelItems, readNs, type ChannelVisitor } from './wire.ts';
 
 const ROUTE = codecs.PUBLISH.forVersion(0);
 const TWO_32 = 4294967296;
@@ -128,12 +128,7 @@ export class Channel implements ChannelVisitor {
     for (const l of kind === Kind.USER ? this.#userLinks(id) : [this.#roomLink(id)]) this.#tell(l, kind, appid, id, state);
   }
 
-  publish(routerCmd: number, cmd: number, flag: number, appid: number, receiver: number, deviceId: number, ts: bigint, body: Buffer): void {
-    const inner = Buffer.allocUnsafe(HEADER_SIZE + body.length);
-    writeHeader(inner, 0, body.length, 0, cmd, 2, flag);
-    body.copy(inner, HEADER_SIZE);
-    const frame = encodeFrame(codecs.PUBLISH, { appid, receiver, msgid: 0, device_id: deviceId, timestamp: ts, message: inner }, 0, 0);
-    frame[8] = routerCmd;
+  publish(routerCmd: number, receiver: number, frame: Buffer): void {
     const link = routerCmd === Cmd.PUBLISH_GROUP ? this.#groupLink(receiver) : this.#pick(this.#routers, receiver);
     link.sendPublish(frame);
     this.#published++;
@@ -204,7 +199,7 @@ export class Channel implements ChannelVisitor {
     if (m instanceof ProtocolError) return void this.#invalid++;
     const inner = parseFrame(m.message);
     if (inner instanceof ProtocolError) return void this.#invalid++;
-    const lat = Number(nowNs() - m.timestamp) / 1000;
+    const lat = (nowNs() - readNs(f.body, 32)) / 1000;
     if (lat >= 1 && lat < 60_000_000) this.#latency.recordValue(lat);
     let body = inner.body;
     if (inner.version === 0 && (inner.cmd === Cmd.IM || inner.cmd === Cmd.GROUP_IM) && body.length >= 20) {

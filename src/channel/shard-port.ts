@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Transition } from '../subscribers/index.ts';
 import type { OutFrame } from '../server/out-frame.ts';
 import type { ChannelSink, PublishCmd } from './sink.ts';
-import { ChannelWriter, nowNs } from './wire.ts';
+import { ChannelWriter } from './wire.ts';
 
 /**
  * A shard's side of the Channel: what the shard hands over is packed and posted to the
@@ -25,7 +25,7 @@ export class ChannelPort implements ChannelSink {
   }
 
   publish(cmd: PublishCmd, appid: number, receiver: number, deviceId: number, msg: OutFrame): void {
-    this.#w.publish(cmd, msg.cmd, msg.flag, appid, receiver, deviceId, nowNs(), msg.body);
+    this.#w.publish(cmd, msg.cmd, msg.flag, appid, receiver, deviceId, msg.body);
     this.#schedule();
   }
 

@@ -12,6 +12,8 @@ export interface ClientOptions extends ConnectOptions {
   uid?: number;
   /** Answer every message the server pushes with an ACK, as reference clients do (default true). */
   autoAck?: boolean;
+  /** How long sendIM & co. wait for the server's ACK before rejecting with ERR_ACK_TIMEOUT (default 30 s). */
+  ackTimeoutMs?: number;
 }
 
 export interface AuthOptions {
@@ -67,6 +69,11 @@ export class ClientClosedError extends Error {
   readonly code = 'ERR_CLIENT_CLOSED';
 }
 
+export class AckTimeoutError extends Error {
+  override readonly name = 'AckTimeoutError';
+  readonly code = 'ERR_ACK_TIMEOUT';
+}
+
 interface Pending<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -83,6 +90,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
   readonly #transport: Transport;
   readonly #decoder = new FrameDecoder({ accept: SERVER_CMDS });
   readonly #autoAck: boolean;
+  readonly #ackTimeoutMs: number;
   #seq = 0;
   #closed = false;
   #acks = new Map<number, Pending<Msg<'ACK'>>>();
@@ -95,6 +103,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
     this.version = o.version ?? PROTOCOL_VERSION;
     this.uid = o.uid;
     this.#autoAck = o.autoAck ?? true;
+    this.#ackTimeoutMs = o.ackTimeoutMs ?? 30_000;
     transport.onData = (chunk) => {
       const err = this.#decoder.push(chunk, (f) => this.#dispatch(f));
       if (err !== undefined) this.#protocolError(err);
@@ -211,7 +220,17 @@ export class ImClient extends EventEmitter<ClientEvents> {
   }
 
   #acked(seq: number): Promise<Msg<'ACK'>> {
-    return new Promise((resolve, reject) => this.#acks.set(seq, { resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#acks.delete(seq);
+        reject(new AckTimeoutError(`no ACK for seq ${seq} within ${this.#ackTimeoutMs} ms`));
+      }, this.#ackTimeoutMs);
+      timer.unref();
+      this.#acks.set(seq, {
+        resolve: (v) => { clearTimeout(timer); resolve(v); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
+    });
   }
 
   #dispatch(f: Frame): void {

@@ -7,6 +7,7 @@ import { Cmd, FrameDecoder, Platform, ROUTER_CMDS, codecByCmd, codecs, encodeFra
 import { eventually, httpJson, startProcess } from '../helpers/process.ts';
 import { startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { loud } from '../helpers/loud.ts';
 
 /** A router that only records what the access server's Channel writes to it. */
 class FakeRouter {
@@ -44,18 +45,18 @@ let redis: RedisServer;
 const fake = new FakeRouter();
 let im: Im;
 
-test.before(async () => {
+test.before(loud(async () => {
   redis = await startRedis();
   const port = await fake.listen();
   im = await startIm({ IM_SHARDS: '2', IM_AUTH: 'redis', IM_REDIS_URL: redis.url, IM_ROUTE_ADDRS: `127.0.0.1:${port}` });
   await eventually(() => fake.socket !== undefined, 5000, 'channel connected');
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   await im?.stop();
   fake.server.close();
   await redis?.stop();
-});
+}));
 
 async function device(uid: number, platform: number, token: string): Promise<ImClient> {
   await redis.client.hset(`access_token_${token}`, { user_id: String(uid), app_id: '5' });

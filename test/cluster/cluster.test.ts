@@ -4,6 +4,7 @@ import type { ImClient } from '../../src/client/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
 import { collect, login, startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { loud } from '../helpers/loud.ts';
 
 const APP = 3;
 let redis: RedisServer;
@@ -26,20 +27,20 @@ async function routerUsers(): Promise<Record<number, number[]>> {
   return Object.fromEntries(body.map((a) => [a.appid, a.users]));
 }
 
-test.before(async () => {
+test.before(loud(async () => {
   redis = await startRedis();
   imr = await startRouter();
   const route = { IM_ROUTE_ADDRS: `127.0.0.1:${imr.ready.port}`, IM_SHARDS: '2' };
   [im1, im2] = await Promise.all([startIm(route), startIm(route)]);
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const c of clients) c.destroy();
   await im1?.stop();
   await im2?.stop();
   await imr?.stop();
   await redis?.stop();
-});
+}));
 
 test('IM between servers: every device gets one copy, the sender none; sender\'s devices on the other server too', async () => {
   const a1 = await on(im1, 1, 'a1');

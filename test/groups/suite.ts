@@ -12,6 +12,7 @@ import { AckStatus, Flag } from '../../src/protocol/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
 import { collect, login, startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { loud } from '../helpers/loud.ts';
 
 export interface SourceUnderTest {
   name: string;
@@ -40,21 +41,21 @@ export function groupSuite(source: SourceUnderTest): void {
     return r.body.data.group_id as number;
   };
 
-  test.before(async () => {
+  test.before(loud(async () => {
     redis = await startRedis();
     imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
     const env = { ...(await source.env()), IM_SHARDS: '3', IM_REDIS_URL: redis.url, IM_ROUTE_ADDRS: `127.0.0.1:${imr.ready.port}` };
     [a, b] = await Promise.all([startIm(env), startIm(env)]);
-  });
+  }));
 
-  test.after(async () => {
+  test.after(loud(async () => {
     for (const c of clients) c.destroy();
     await a?.stop();
     await b?.stop();
     await imr?.stop();
     await redis?.stop();
     await source.stop();
-  });
+  }));
 
   test(`${source.name}: normal group reaches every member connection on every shard and server, never the sending one`, async () => {
     const s1 = await on(a, 1, 's1');

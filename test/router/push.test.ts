@@ -5,6 +5,7 @@ import { pushItems, PushQueue } from '../../src/router/push.ts';
 import { FakeLink } from '../helpers/link.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
+import { loud } from '../helpers/loud.ts';
 
 const im = encodeFrame(codecs.IM, { sender: 5, receiver: 101, timestamp: 1, msgid: 1, content: Buffer.from('héllo') }, 1, 2);
 const groupIm = encodeFrame(codecs.GROUP_IM, { sender: 5, receiver: 77, timestamp: 1, msgid: 1, content: Buffer.from('g') }, 1, 2);
@@ -33,19 +34,19 @@ let redis: RedisServer;
 let imr: Started;
 let A: FakeLink, B: FakeLink;
 
-test.before(async () => {
+test.before(loud(async () => {
   redis = await startRedis();
   imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn', IMR_REDIS_URL: redis.url });
   A = await FakeLink.connect(imr.ready.port as number);
   B = await FakeLink.connect(imr.ready.port as number);
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   A?.close();
   B?.close();
   await imr?.stop();
   await redis?.stop();
-});
+}));
 
 const list = (q: string) => redis.client.lrange(q, 0, -1);
 

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Cmd, codecs, encodeFrame } from '../../src/protocol/index.ts';
 import { FakeLink } from '../helpers/link.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
+import { loud } from '../helpers/loud.ts';
 
 let imr: Started;
 let port: number;
@@ -30,17 +31,17 @@ async function quiet(): Promise<void> {
   await new Promise((r) => setTimeout(r, 150));
 }
 
-test.before(async () => {
+test.before(loud(async () => {
   imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
   port = imr.ready.port as number;
   httpPort = imr.ready.httpPort as number;
   [A, B, C] = await Promise.all([FakeLink.connect(port), FakeLink.connect(port), FakeLink.connect(port)]);
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const l of [A, B, C]) l?.close();
   assert.is(await imr?.stop(), 0, 'imr exits 0 on SIGTERM');
-});
+}));
 
 test('subscriptions and online flags show in /online and /all_online', async () => {
   A.send(codecs.SUBSCRIBE, { appid: 1, uid: 100, online: 1 });

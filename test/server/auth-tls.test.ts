@@ -5,23 +5,24 @@ import { startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { selfSignedCert } from '../helpers/tls.ts';
 import { eventually } from '../helpers/process.ts';
+import { loud } from '../helpers/loud.ts';
 
 let redis: RedisServer;
 let im: Im;
 const tlsFiles = selfSignedCert();
 
-test.before(async () => {
+test.before(loud(async () => {
   redis = await startRedis();
   im = await startIm({
     IM_SHARDS: '2', IM_AUTH: 'redis', IM_REDIS_URL: redis.url,
     IM_TLS_PORT: '0', IM_WSS_PORT: '0', IM_TLS_CERT: tlsFiles.certFile, IM_TLS_KEY: tlsFiles.keyFile,
   });
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   assert.is(await im?.stop(), 0);
   await redis?.stop();
-});
+}));
 
 async function redisLogin(token: string, uid: number, o: { transport?: 'tcp' | 'tls' | 'ws' | 'wss'; platform?: number } = {}): Promise<[ImClient, number]> {
   const transport = o.transport ?? 'tcp';

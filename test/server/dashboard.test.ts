@@ -7,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ImClient } from '../../src/client/index.ts';
 import { codecs } from '../../src/protocol/index.ts';
 import { login, startIm, type Im } from '../helpers/im.ts';
+import { loud } from '../helpers/loud.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const artifacts = new URL('../artifacts/', import.meta.url).pathname;
@@ -15,7 +16,7 @@ let im: Im;
 let browser: Browser;
 const clients: ImClient[] = [];
 
-test.before(async () => {
+test.before(loud(async () => {
   im = await startIm({ IM_SHARDS: '2' });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -23,13 +24,13 @@ test.before(async () => {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync'],
   });
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const c of clients) c.destroy();
   await browser?.close();
   await im?.stop();
-});
+}));
 
 test('the dashboard loads in a real browser and its figures move with traffic', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

@@ -8,19 +8,20 @@ import { ImClient } from '../../src/client/index.ts';
 import { codecs, encodeFrame } from '../../src/protocol/index.ts';
 import { eventually, httpJson } from '../helpers/process.ts';
 import { collect, login, startIm, token, type Im } from '../helpers/im.ts';
+import { loud } from '../helpers/loud.ts';
 
 const APP = 9;
 let im: Im;
 const clients: ImClient[] = [];
 
-test.before(async () => {
+test.before(loud(async () => {
   im = await startIm({ IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const c of clients) c.destroy();
   assert.is(await im?.stop(), 0);
-});
+}));
 
 async function pair(): Promise<[ImClient, ImClient]> {
   const a = await login(im, APP, 1);

@@ -4,6 +4,7 @@ import type { ImClient } from '../../src/client/index.ts';
 import { Flag } from '../../src/protocol/index.ts';
 import { httpJson } from '../helpers/process.ts';
 import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { loud } from '../helpers/loud.ts';
 
 const APP = 8;
 const TOKEN = 'admin-secret';
@@ -20,14 +21,14 @@ const post = (path: string, body: string | object, auth = true) => httpJson(im.h
   headers: auth ? { authorization: `Bearer ${TOKEN}` } : {},
 });
 
-test.before(async () => {
+test.before(loud(async () => {
   im = await startIm({ IM_SHARDS: '2', IM_HTTP_TOKEN: TOKEN });
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const c of clients) c.destroy();
   await im?.stop();
-});
+}));
 
 test('admin token: every non-GET endpoint needs it; GETs do not', async () => {
   const r = await post(`/post_peer_message?appid=${APP}&sender=1&receiver=2`, 'x', false);

@@ -4,6 +4,7 @@ import { ImClient } from '../../src/client/index.ts';
 import { Flag, codecs } from '../../src/protocol/index.ts';
 import { httpJson } from '../helpers/process.ts';
 import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { loud } from '../helpers/loud.ts';
 
 const APP = 7;
 let im: Im;
@@ -14,14 +15,14 @@ async function user(uid: number, o: Parameters<typeof login>[3] = {}): Promise<I
   return c;
 }
 
-test.before(async () => {
+test.before(loud(async () => {
   im = await startIm({ IM_SHARDS: '3' });
-});
+}));
 
-test.after(async () => {
+test.after(loud(async () => {
   for (const c of clients) c.destroy();
   assert.is(await im?.stop(), 0, 'im exits 0 on SIGTERM');
-});
+}));
 
 test('connections spread over every shard', async () => {
   for (let uid = 1; uid <= 6; uid++) await user(100 + uid);
