@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { Cmd, HEADER_SIZE, ProtocolError, codecs, encodeFrame, parseFrame, writeHeader, type Frame } from '../protocol/index.ts';
+import { Cmd, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, parseFrame, type Frame } from '../protocol/index.ts';
+import { framed, outFrame } from '../server/out-frame.ts';
 import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
 import type { HostPort } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
@@ -135,9 +136,7 @@ export class Channel implements ChannelVisitor {
   }
 
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {
-    const inner = Buffer.allocUnsafe(HEADER_SIZE + body.length);
-    writeHeader(inner, 0, body.length, 0, cmd, 2, flag);
-    body.copy(inner, HEADER_SIZE);
+    const inner = framed(outFrame(cmd, flag, body), PROTOCOL_VERSION);
     // Each receiver's router knows whether it is online anywhere; a group push goes whole to
     // the group's router, which every access server subscribes its users on.
     const groups = new Map<RouterLink, number[]>();
