@@ -1,4 +1,4 @@
-import { Kind, onRoomRemoved, onUserRemoved, type SubscriberTable, type Transition } from '../subscribers/index.ts';
+import { Kind, SubscriberTableError, onRoomRemoved, onUserRemoved, type SubscriberTable, type Transition } from '../subscribers/index.ts';
 
 /**
  * A shard's counts in the shared subscriber table, mirrored in a table of its own (the
@@ -51,17 +51,25 @@ export function releaseShard(table: SubscriberTable, ledger: SubscriberTable, sh
   const keys: [Kind, number, number, number][] = [];
   ledger.scan((kind, appid, id, count) => keys.push([kind, appid, id, count]));
   for (const [kind, appid, id, count] of keys) {
-    if (kind === Kind.ROOM) {
-      for (let n = count; n > 0; n--) report(onRoomRemoved(table.removeRoomMember(appid, id, shard, n === 1)), appid, id);
-      continue;
-    }
-    let total = count & 0xffff;
-    let online = count >>> 16;
-    while (total > 0) {
-      const isOnline = online > 0;
-      report(onUserRemoved(table.removeUser(appid, id, isOnline, shard, total === 1), isOnline), appid, id);
-      total--;
-      if (isOnline) online--;
+    // A shard that died between its table update and its ledger update leaves them one
+    // apart: release what can be released and never let that take the main thread down.
+    try {
+      if (kind === Kind.ROOM) {
+        for (let n = count; n > 0; n--) report(onRoomRemoved(table.removeRoomMember(appid, id, shard, n === 1)), appid, id);
+        continue;
+      }
+      let total = count & 0xffff;
+      let online = count >>> 16;
+      while (total > 0) {
+        // Offline connections first: the online half then drops only with the last one,
+        // sparing the routers an intermediate "subscribed offline".
+        const isOnline = total <= online;
+        report(onUserRemoved(table.removeUser(appid, id, isOnline, shard, total === 1), isOnline), appid, id);
+        total--;
+        if (isOnline) online--;
+      }
+    } catch (err) {
+      if (!(err instanceof SubscriberTableError)) throw err;
     }
   }
   return { users: keys.filter((k) => k[0] === Kind.USER).length, rooms: keys.filter((k) => k[0] === Kind.ROOM).length };
