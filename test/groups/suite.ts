@@ -92,6 +92,7 @@ export function groupSuite(source: SourceUnderTest): void {
     assert.is((await x.sendGroupIM({ receiver: gid, content: 'muted' })).status, AckStatus.OK);
     assert.is((await muted).length, 0);
     await admin(b, '/mute_group_member', { appid: APP, group_id: gid, uid: 11, mute: false });
+    await new Promise((r) => setTimeout(r, 200)); // server B's change reaches server A through Redis
     const again = y.next('group_im');
     await x.sendGroupIM({ receiver: gid, content: 'unmuted' });
     assert.is((await again)[0].content.toString(), 'unmuted');
@@ -106,7 +107,7 @@ export function groupSuite(source: SourceUnderTest): void {
     for (const g of await Promise.all(none)) assert.is(g.length, 0);
     // Changed through server B: server A's shards must see it before the next message.
     assert.is((await admin(b, '/add_group_member', { appid: APP, group_id: gid, members: [22] })).status, 200);
-    await new Promise((r) => setTimeout(r, 100)); // the Redis notice to server A
+    await new Promise((r) => setTimeout(r, 200)); // the Redis notice to server A
     const some = late.map((c) => collect(c, 'group_im', 500));
     await owner.sendGroupIM({ receiver: gid, content: 'after add' });
     for (const g of await Promise.all(some)) assert.is(g.length, 1);
