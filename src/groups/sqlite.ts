@@ -13,6 +13,8 @@ CREATE TABLE IF NOT EXISTS group_member (
 `;
 
 type Row = Record<string, number | bigint | string | null>;
+/** Something to block on for a few milliseconds during start-up (Atomics.wait needs shared memory). */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));
 const num = (v: unknown) => Number(v);
 
 /** The embedded group source: one SQLite file (created on first start), the same tables as GoBelieve's. */
@@ -21,8 +23,20 @@ export class SqliteGroupSource implements GroupSource {
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    this.#db = new DatabaseSync(file);
-    this.#db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    // Several access servers may share the file and start together. Ordinary locks wait
+    // (busy timeout), but SQLite answers a concurrent switch to WAL with "locked" at once,
+    // without waiting: retry it briefly (WAL, once set, stays set in the file).
+    this.#db = new DatabaseSync(file, { timeout: 10_000 });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const mode = (this.#db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }).journal_mode;
+        if (mode !== 'wal') this.#db.exec('PRAGMA journal_mode = WAL');
+        break;
+      } catch (err) {
+        if (attempt >= 200 || !/locked|busy/i.test(String(err))) throw err;
+        Atomics.wait(PAUSE, 0, 0, 10 + Math.random() * 40);
+      }
+    }
     this.#db.exec(SCHEMA);
   }
 

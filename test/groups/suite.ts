@@ -45,7 +45,9 @@ export function groupSuite(source: SourceUnderTest): void {
     redis = await startRedis();
     imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
     const env = { ...(await source.env()), IM_SHARDS: '3', IM_REDIS_URL: redis.url, IM_ROUTE_ADDRS: `127.0.0.1:${imr.ready.port}` };
-    [a, b] = await Promise.all([startIm(env), startIm(env)]);
+    // One after the other: if one fails to start, the other is already known to test.after.
+    a = await startIm(env);
+    b = await startIm(env);
   }));
 
   test.after(loud(async () => {
