@@ -133,10 +133,6 @@ export class Shard implements ConnectionOwner {
     return this.#conns.size;
   }
 
-  connections(): IterableIterator<Connection> {
-    return this.#conns.values();
-  }
-
   // ConnectionOwner
 
   onFrame(c: Connection, f: Frame): void {

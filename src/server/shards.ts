@@ -80,11 +80,6 @@ export class ShardPool {
     for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], 0));
   }
 
-  /** Live connections of each shard. */
-  loads(): number[] {
-    return this.shards.map((s) => Atomics.load(this.#load, s.index));
-  }
-
   /** Resolves once every shard (and the Channel) answers on its control port. */
   async ready(): Promise<void> {
     await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping()]);
