@@ -20,11 +20,6 @@ export type Removed = (typeof Removed)[keyof typeof Removed];
  */
 export type RoomRule = 'none' | 'uid' | 'device';
 
-export interface RoomStats {
-  rooms: number;
-  roomClients: number;
-}
-
 /**
  * One app's connections on this shard: uid → connections and room id → connections.
  * Single-threaded by design (each shard owns its Route). Sets are handed out as they are,
