@@ -28,5 +28,8 @@ const control: ChannelControl = {
   stop: () => channel.stop(),
   ping: () => true,
   setShard: (index, port) => channel.setShard(index, port),
+  crash: () => {
+    if (start.config.testHooks) setImmediate(() => process.exit(70));
+  },
 };
 Comlink.expose(control, endpoint(start.control));

@@ -17,6 +17,7 @@ const start = workerData as ShardStart;
 const log = createLogger(`im.shard${start.index}`, start.config.logLevel, start.config.logPretty);
 const auth = createAuthenticator(start.config);
 const services = Comlink.wrap<MainServices>(endpoint(start.services));
+const channelPort = start.channel !== undefined ? new ChannelPort(start.channel) : undefined;
 const shard = new Shard({
   index: start.index,
   config: start.config,
@@ -24,7 +25,7 @@ const shard = new Shard({
   ledger: new SubscriberTable(start.ledger),
   load: new Int32Array(start.load),
   peers: start.peers,
-  channel: start.channel !== undefined ? new ChannelPort(start.channel) : new StandaloneChannel(),
+  channel: channelPort ?? new StandaloneChannel(),
   auth,
   log,
   loadGroup: (appid, gid) => services.loadGroup(appid, gid),
@@ -42,6 +43,10 @@ const control: ShardControl = {
   invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
   post: (p) => inject(shard, p),
   setPeer: (index, port) => shard.delivery.setPeer(index, port),
+  setChannel: (port) => {
+    channelPort?.setPort(port);
+    shard.delivery.listen(port);
+  },
   gc: () => {
     if (start.config.testHooks) (globalThis as { gc?: () => void }).gc?.();
   },

@@ -10,11 +10,17 @@ import { ChannelWriter } from './wire.ts';
  */
 export class ChannelPort implements ChannelSink {
   readonly linked = true;
-  readonly #port: MessagePort;
+  #port: MessagePort;
   readonly #w = new ChannelWriter();
   #scheduled = false;
 
   constructor(port: MessagePort) {
+    this.#port = port;
+  }
+
+  /** The Channel thread was restarted: report to the new one. */
+  setPort(port: MessagePort): void {
+    this.#port.close();
     this.#port = port;
   }
 

@@ -10,6 +10,8 @@ export interface ShardControl {
   postGroupMessage(appid: number, sender: number, gid: number, content: Uint8Array): Promise<number>;
   /** A restarted shard's new port (see ShardPool's supervision). */
   setPeer(index: number, port: MessagePort): void;
+  /** A restarted Channel thread's new port. */
+  setChannel(port: MessagePort): void;
   /** Test hook (IM_TEST_HOOKS=1): the worker exits at once, as if it had crashed. */
   crash(): void;
   /** Test hook: a full garbage collection (when node runs with --expose-gc), for memory benchmarks. */
@@ -82,6 +84,8 @@ export interface ChannelControl {
   ping(): boolean;
   /** A restarted shard's new port. */
   setShard(index: number, port: MessagePort): void;
+  /** Test hook (IM_TEST_HOOKS=1): the thread exits at once, as if it had crashed. */
+  crash(): void;
 }
 
 /** What the main thread posts to a shard: a freshly accepted, unread socket. */

@@ -77,6 +77,11 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
         (globalThis as { gc?: () => void }).gc?.();
         sendJson(res, 200, { data: {} });
       },
+      '/debug/crash_channel': async (req, _url, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+        await ctx.pool.crashChannel();
+        sendJson(res, 200, { data: {} });
+      },
       '/debug/crash_shard': async (req, url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         const shard = ctx.pool.shards[intParam(url, 'shard')];

@@ -34,7 +34,7 @@ export interface ShardHandle {
 export class ShardPool {
   readonly shards: ShardHandle[] = [];
   /** The Channel thread, when routers are configured. */
-  channel: { worker: Worker; control: Comlink.Remote<ChannelControl> } | undefined;
+  channel: { worker: Worker; control: Comlink.Remote<ChannelControl>; ready: boolean } | undefined;
   readonly #config: ServerConfig;
   readonly #table: SubscriberTable;
   readonly #services: MainServices;
@@ -61,22 +61,7 @@ export class ShardPool {
         peers[j]![i] = port2;
       }
     }
-    const toChannel: (MessagePort | undefined)[] = new Array(n).fill(undefined);
-    if (config.routeAddrs.length > 0) {
-      const fromShards: MessagePort[] = [];
-      for (let i = 0; i <= n; i++) {
-        const { port1, port2 } = new MessageChannel();
-        if (i < n) toChannel[i] = port1;
-        else this.#mainChannel = new ChannelPort(port1);
-        fromShards.push(port2);
-      }
-      const { port1, port2 } = new MessageChannel();
-      const start: ChannelStart = { config, table: table.buffer, shards: fromShards, control: port2 };
-      const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel' });
-      worker.on('error', (err) => log.error({ err }, 'channel worker failed'));
-      worker.on('exit', (code) => { if (!this.#stopping) log.error({ code }, 'channel worker exited'); });
-      this.channel = { worker, control: Comlink.wrap<ChannelControl>(endpoint(port1)) };
-    }
+    const toChannel: (MessagePort | undefined)[] = config.routeAddrs.length > 0 ? this.#spawnChannel() : new Array(n).fill(undefined);
     for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], 0));
   }
 
@@ -128,6 +113,44 @@ export class ShardPool {
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
+  }
+
+  /**
+   * Starts the Channel thread; returns the port each shard reports to it on. The Channel
+   * keeps no state of its own that the subscriber table does not have, so a replacement
+   * simply re-subscribes from the table when its links come up.
+   */
+  #spawnChannel(): MessagePort[] {
+    const n = this.#config.shards;
+    const toChannel: MessagePort[] = [];
+    const fromShards: MessagePort[] = [];
+    for (let i = 0; i <= n; i++) {
+      const { port1, port2 } = new MessageChannel();
+      if (i < n) toChannel.push(port1);
+      else this.#mainChannel = new ChannelPort(port1);
+      fromShards.push(port2);
+    }
+    const { port1, port2 } = new MessageChannel();
+    const start: ChannelStart = { config: this.#config, table: this.#table.buffer, shards: fromShards, control: port2 };
+    const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel' });
+    const channel = { worker, control: Comlink.wrap<ChannelControl>(endpoint(port1)), ready: false };
+    channel.control.ping().then(() => { channel.ready = true; }, () => {});
+    worker.on('error', (err) => this.#log.error({ err }, 'channel worker failed'));
+    worker.on('exit', (code) => {
+      if (this.#stopping || this.channel !== channel) return;
+      this.#log.error({ code, ready: channel.ready }, 'channel worker exited');
+      if (!channel.ready) return void this.#log.error('channel died during start-up: not restarting it');
+      const ports = this.#spawnChannel();
+      Promise.all(this.shards.map((sh, i) => sh.control.setChannel(Comlink.transfer(ports[i]!, [ports[i] as never]))))
+        .then(() => this.#log.warn('channel restarted'), (err: unknown) => this.#log.error({ err }, 'channel restart failed'));
+    });
+    this.channel = channel;
+    return toChannel;
+  }
+
+  /** Test hook: the Channel thread exits as if it had crashed. */
+  async crashChannel(): Promise<void> {
+    await this.channel?.control.crash();
   }
 
   #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, restarts: number): ShardHandle {

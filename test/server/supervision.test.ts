@@ -58,6 +58,34 @@ test('a killed shard: others keep serving, its users go offline in the table and
   }
 });
 
+test('a killed Channel thread is replaced; it re-subscribes from the table and cross-server delivery goes on', async () => {
+  const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn' });
+  const route = { IM_SHARDS: '2', IM_TEST_HOOKS: '1', IM_ROUTE_ADDRS: `127.0.0.1:${imr.ready.port}`, IM_LOG_LEVEL: 'fatal' };
+  const [a, b] = [await startIm(route), await startIm(route)];
+  const clients: ImClient[] = [];
+  try {
+    for (let uid = 1; uid <= 4; uid++) clients.push(await login(a, APP, uid));
+    const remote = await login(b, APP, 99);
+    clients.push(remote);
+    const view = async () => ((await httpJson(imr.ready.httpPort as number, '/all_online')).body[0]?.users ?? []) as number[];
+    await eventually(async () => (await view()).length === 5, 3000, 'router sees both servers');
+    assert.is((await httpJson(a.httpPort, '/debug/crash_channel', { method: 'POST' })).status, 200);
+    await eventually(async () => (await view()).length === 1, 3000, 'server A\'s link closed with its thread');
+    await eventually(async () => (await view()).length === 5, 5000, 'the new Channel re-subscribed server A\'s users');
+    const got = clients[2]!.next('im');
+    await remote.sendIM({ receiver: 3, content: 'after the channel restart' });
+    assert.is((await got)[0].content.toString(), 'after the channel restart');
+    const back = remote.next('im');
+    await clients[0]!.sendIM({ receiver: 99, content: 'and back' });
+    assert.is((await back)[0].content.toString(), 'and back');
+  } finally {
+    for (const c of clients) c.destroy();
+    assert.is(await a.stop(), 0);
+    await b.stop();
+    await imr.stop();
+  }
+});
+
 test('SIGTERM under load: exit 0, connections closed, the router link ends on a frame boundary', async () => {
   let bytes = 0;
   let broken: string | undefined;
