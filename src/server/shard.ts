@@ -138,7 +138,14 @@ export class Shard implements ConnectionOwner {
   onFrame(c: Connection, f: Frame): void {
     this.stats.framesIn++;
     this.framesInByCmd[f.cmd]!++;
-    dispatch(this, c, f);
+    try {
+      dispatch(this, c, f);
+    } catch (err) {
+      // A bug must cost one connection, not the shard and all of its connections.
+      this.stats.internalErrors++;
+      this.log.error({ err, conn: c.id, uid: c.uid, cmd: f.cmd }, 'frame handler failed; closing the connection');
+      c.destroy();
+    }
   }
 
   onInvalid(c: Connection, err: ProtocolError): void {

@@ -17,12 +17,14 @@ export interface ShardStats {
   dropped: number;
   /** Messages dropped because the sender field was not the authenticated uid (or the room not its room). */
   spoofed: number;
+  /** Connections closed because handling their frame threw (a bug, logged at error). */
+  internalErrors: number;
 }
 
 export function emptyShardStats(): ShardStats {
   return {
     accepted: 0, logins: 0, authFailures: 0, authTimeouts: 0, authRefusedFull: 0, roomRefusedFull: 0,
-    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0,
+    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0,
   };
 }
 
