@@ -130,20 +130,20 @@ export class RouterIndex<L> {
   }
 
   #dropUser(link: L, appid: number, uid: number): void {
-    const byUid = this.#users.get(appid);
-    const links = byUid?.get(uid);
-    if (byUid === undefined || links === undefined) return;
-    links.delete(link);
-    if (links.size === 0) byUid.delete(uid);
-    if (byUid.size === 0) this.#users.delete(appid);
+    dropFrom(this.#users, appid, uid, (links) => links.delete(link));
   }
 
   #dropRoom(link: L, appid: number, room: number): void {
-    const byRoom = this.#rooms.get(appid);
-    const links = byRoom?.get(room);
-    if (byRoom === undefined || links === undefined) return;
-    links.delete(link);
-    if (links.size === 0) byRoom.delete(room);
-    if (byRoom.size === 0) this.#rooms.delete(appid);
+    dropFrom(this.#rooms, appid, room, (links) => links.delete(link));
   }
+}
+
+/** Removes a link from appid → id → links, deleting entries left empty. */
+function dropFrom<V extends { size: number }>(index: Map<number, Map<number, V>>, appid: number, id: number, remove: (links: V) => void): void {
+  const byId = index.get(appid);
+  const links = byId?.get(id);
+  if (byId === undefined || links === undefined) return;
+  remove(links);
+  if (links.size === 0) byId.delete(id);
+  if (byId.size === 0) index.delete(appid);
 }

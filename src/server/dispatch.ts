@@ -37,23 +37,10 @@ export function dispatch(shard: Shard, c: Connection, f: Frame): void {
       else shard.leaveRoom(c, m.room_id);
       return;
     }
-    case Cmd.SYNC: {
-      // No message store: answer an empty sync so that reference clients carry on.
-      const m = SYNC_KEY.decode(f.body, 0, f.body.length);
-      if (m instanceof ProtocolError) return c.fail(m);
-      const body = f.body.subarray(0, 8);
-      shard.reply(c, outFrame(Cmd.SYNC_BEGIN, 0, body));
-      shard.reply(c, outFrame(Cmd.SYNC_END, 0, body));
-      return;
-    }
-    case Cmd.SYNC_GROUP: {
-      const m = GROUP_SYNC.decode(f.body, 0, f.body.length);
-      if (m instanceof ProtocolError) return c.fail(m);
-      const body = f.body.subarray(0, 16);
-      shard.reply(c, outFrame(Cmd.SYNC_GROUP_BEGIN, 0, body));
-      shard.reply(c, outFrame(Cmd.SYNC_GROUP_END, 0, body));
-      return;
-    }
+    // No message store: answer an empty sync so that reference clients carry on.
+    case Cmd.SYNC: return emptySync(shard, c, f, SYNC_KEY.decode(f.body, 0, f.body.length), 8, Cmd.SYNC_BEGIN, Cmd.SYNC_END);
+    case Cmd.SYNC_GROUP:
+      return emptySync(shard, c, f, GROUP_SYNC.decode(f.body, 0, f.body.length), 16, Cmd.SYNC_GROUP_BEGIN, Cmd.SYNC_GROUP_END);
     case Cmd.UNREAD_COUNT: {
       const m = UNREAD.decode(f.body, 0, f.body.length);
       if (m instanceof ProtocolError) return c.fail(m);
@@ -67,6 +54,14 @@ export function dispatch(shard: Shard, c: Connection, f: Frame): void {
     case Cmd.PONG:
       return; // accepted; nothing to answer without a message store
   }
+}
+
+/** BEGIN then END, each echoing the request's key fields (the first `keyBytes` of its body). */
+function emptySync(shard: Shard, c: Connection, f: Frame, m: unknown, keyBytes: number, begin: number, end: number): void {
+  if (m instanceof ProtocolError) return c.fail(m);
+  const body = f.body.subarray(0, keyBytes);
+  shard.reply(c, outFrame(begin, 0, body));
+  shard.reply(c, outFrame(end, 0, body));
 }
 
 function peerMessage(shard: Shard, c: Connection, f: Frame): void {

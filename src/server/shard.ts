@@ -107,26 +107,15 @@ export class Shard implements ConnectionOwner {
       socket.destroy();
       return;
     }
-    switch (kind) {
-      case 'tcp':
-        this.#attach('tcp', { stream: socket, remote: remoteOf(socket) });
-        socket.resume();
-        return;
-      case 'tls':
-        if (this.#tlsServer === undefined) return void socket.destroy();
-        this.#tlsServer.emit('connection', socket);
-        socket.resume();
-        return;
-      case 'ws':
-        this.#wsHttp.emit('connection', socket);
-        socket.resume();
-        return;
-      case 'wss':
-        if (this.#wssHttps === undefined) return void socket.destroy();
-        this.#wssHttps.emit('connection', socket);
-        socket.resume();
-        return;
+    if (kind === 'tcp') {
+      this.#attach('tcp', { stream: socket, remote: remoteOf(socket) });
+    } else {
+      // TLS handshakes and HTTP upgrades run in the server that owns that transport here.
+      const server = kind === 'tls' ? this.#tlsServer : kind === 'wss' ? this.#wssHttps : this.#wsHttp;
+      if (server === undefined) return void socket.destroy();
+      server.emit('connection', socket);
     }
+    socket.resume();
   }
 
   get connectionCount(): number {
