@@ -7,7 +7,8 @@ import { workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { SubscriberTable } from '../src/subscribers/index.ts';
 import { Channel } from '../src/channel/channel.ts';
-import { endpoint, type ChannelControl, type ChannelStart } from '../src/server/control.ts';
+import type { ChannelControl, ChannelStart } from '../src/channel/control.ts';
+import { endpoint } from '../src/threads/endpoint.ts';
 import { createLogger } from '../src/log/logger.ts';
 
 const start = workerData as ChannelStart;

@@ -5,13 +5,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import { SubscriberTable } from '../src/subscribers/index.ts';
-import { Shard } from '../src/server/shard.ts';
-import { endpoint, type MainServices, type ShardControl, type ShardStart, type SocketHandoff } from '../src/server/control.ts';
+import { Shard } from '../src/shard/shard.ts';
+import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../src/shard/control.ts';
+import { endpoint } from '../src/threads/endpoint.ts';
+import { ChannelPort, StandaloneChannel } from '../src/threads/channel-port.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { StandaloneChannel } from '../src/channel/sink.ts';
-import { ChannelPort } from '../src/channel/shard-port.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
-import { inject } from '../src/server/inject.ts';
 
 const start = workerData as ShardStart;
 const log = createLogger(`im.shard${start.index}`, start.config.logLevel, start.config.logPretty);
@@ -31,6 +30,7 @@ const shard = new Shard({
   loadGroup: (appid, gid) => services.loadGroup(appid, gid),
 });
 
+// What routers send arrives from the Channel thread as hand-offs.
 if (start.channel !== undefined) shard.delivery.listen(start.channel);
 
 parentPort!.on('message', (m: SocketHandoff) => {
@@ -41,7 +41,7 @@ const control: ShardControl = {
   report: () => shard.report(),
   ping: () => true,
   invalidateGroup: (appid, gid) => shard.groups.cache.invalidate(appid, gid),
-  post: (p) => inject(shard, p),
+  post: (p) => shard.post(p),
   setPeer: (index, port) => shard.delivery.setPeer(index, port),
   setChannel: (port) => {
     channelPort?.setPort(port);
@@ -53,7 +53,6 @@ const control: ShardControl = {
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));
   },
-  postGroupMessage: (appid, sender, gid, content) => shard.groups.post(appid, sender, gid, Buffer.from(content)),
   async drain(timeoutMs) {
     shard.closeAll();
     const end = Date.now() + timeoutMs;

@@ -1,16 +1,17 @@
 import type { MessagePort } from 'node:worker_threads';
 import * as hdr from 'hdr-histogram-js';
-import { Cmd, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, parseFrame, type Frame } from '../protocol/index.ts';
-import { framed, outFrame } from '../server/out-frame.ts';
+import {
+  Cmd, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
+  readI64, readRouteHeader, routeTimestampNs, type Frame, type OutFrame,
+} from '../protocol/index.ts';
 import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
 import type { HostPort } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
-import { HandoffWriter, HandoffKind } from '../server/handoff.ts';
+import { PortBatcher } from '../threads/batcher.ts';
+import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
+import { PackedReader } from '../threads/packed.ts';
+import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { RouterLink } from './router-link.ts';
-import { nowNs, readChannelItems, readNs, type ChannelVisitor } from './wire.ts';
-
-const ROUTE = codecs.PUBLISH.forVersion(0);
-const TWO_32 = 4294967296;
 
 /** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
@@ -49,21 +50,21 @@ export class Channel implements ChannelVisitor {
   readonly #groupRouters: RouterLink[];
   readonly #links: RouterLink[];
   readonly #told = new Map<RouterLink, Map<string, number>>();
-  readonly #shards: MessagePort[];
-  readonly #handoff: HandoffWriter[];
+  readonly #shards: PortBatcher;
+  readonly #shardCount: number;
   readonly #shardBuf: number[] = [];
   readonly #log: Logger;
   readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
-  #scheduled = false;
   #published = 0;
   #dispatched = 0;
   #invalid = 0;
 
   constructor(o: ChannelOptions) {
     this.#table = o.table;
-    this.#shards = o.shards;
+    // The last port is the main thread's (released shards' transitions): it takes no hand-offs.
+    this.#shardCount = o.shards.length - 1;
+    this.#shards = new PortBatcher(o.shards.slice(0, this.#shardCount));
     this.#log = o.log;
-    this.#handoff = o.shards.map(() => new HandoffWriter());
     const byAddr = new Map<string, RouterLink>();
     const handlers = {
       up: (l: RouterLink) => this.#resubscribe(l),
@@ -87,15 +88,17 @@ export class Channel implements ChannelVisitor {
     this.#routers = o.routers.map(link);
     this.#groupRouters = (o.groupRouters.length > 0 ? o.groupRouters : o.routers).map(link);
     this.#links = [...byAddr.values()];
-    for (const port of o.shards) port.on('message', (ab: ArrayBuffer) => readChannelItems(ab, this));
+    for (const port of o.shards) this.#listen(port);
   }
 
   /** A restarted shard's new port replaces the old one. */
   setShard(index: number, port: MessagePort): void {
-    this.#shards[index]?.close();
-    this.#shards[index] = port;
-    this.#handoff[index] ??= new HandoffWriter();
-    port.on('message', (ab: ArrayBuffer) => readChannelItems(ab, this));
+    this.#shards.setPort(index, port);
+    this.#listen(port);
+  }
+
+  #listen(port: MessagePort): void {
+    port.on('message', (ab: ArrayBuffer) => readChannelItems(new PackedReader(ab), this));
   }
 
   start(): void {
@@ -141,7 +144,7 @@ export class Channel implements ChannelVisitor {
     // the group's router, which every access server subscribes its users on.
     const groups = new Map<RouterLink, number[]>();
     if (cmd === Cmd.GROUP_IM) {
-      groups.set(this.#groupLink(body.readInt32BE(8) * TWO_32 + body.readUInt32BE(12)), receivers);
+      groups.set(this.#groupLink(readI64(body, 8)), receivers);
     } else {
       for (const r of receivers) {
         const l = this.#pick(this.#routers, r);
@@ -192,43 +195,31 @@ export class Channel implements ChannelVisitor {
     this.#log.info({ router: l.label, users, rooms }, 'router link up; re-subscribed');
   }
 
+  /** What a router sends: only the route header is read; the embedded frame is handed on as bytes. */
   #fromRouter(_l: RouterLink, f: Frame): void {
     if (f.cmd !== Cmd.PUBLISH && f.cmd !== Cmd.PUBLISH_ROOM && f.cmd !== Cmd.PUBLISH_GROUP) return;
-    const m = ROUTE.decode(f.body, 0, f.body.length);
-    if (m instanceof ProtocolError) return void this.#invalid++;
-    const inner = parseFrame(m.message);
+    const h = readRouteHeader(f.body);
+    if (h instanceof ProtocolError) return void this.#invalid++;
+    const inner = parseFrame(f.body.subarray(h.frameStart, h.frameEnd));
     if (inner instanceof ProtocolError) return void this.#invalid++;
-    const lat = (nowNs() - readNs(f.body, 32)) / 1000;
+    const lat = (nowNs() - routeTimestampNs(f.body)) / 1000;
     if (lat >= 1 && lat < 60_000_000) this.#latency.recordValue(lat);
-    let body = inner.body;
-    if (inner.version === 0 && (inner.cmd === Cmd.IM || inner.cmd === Cmd.GROUP_IM) && body.length >= 20) {
-      // A version-0 publisher: give the body the v1 layout the shards share (timestamp 0).
-      body = Buffer.concat([body.subarray(0, 16), Buffer.alloc(4), body.subarray(16)]);
-    }
+    // A version-0 publisher: give the body the v1 layout the shards share (timestamp 0).
+    const v0 = inner.version === 0 && hasTimestampGap(inner.cmd) && inner.body.length >= 20;
+    const out = outFrame(inner.cmd, inner.flag, v0 ? fromV0Body(inner.body) : inner.body);
     if (f.cmd === Cmd.PUBLISH_GROUP) {
-      this.#shards.forEach((_, s) => this.#handOff(s, HandoffKind.GROUP, inner.cmd, inner.flag, m.appid, m.receiver, body));
+      for (let s = 0; s < this.#shardCount; s++) this.#handOff(s, HandoffKind.GROUP, h.appid, h.receiver, out);
       return;
     }
     const kind = f.cmd === Cmd.PUBLISH ? Kind.USER : Kind.ROOM;
-    const n = this.#table.shards(kind, m.appid, m.receiver, this.#shardBuf);
-    for (let i = 0; i < n; i++) this.#handOff(this.#shardBuf[i]!, kind, inner.cmd, inner.flag, m.appid, m.receiver, body);
+    const n = this.#table.shards(kind, h.appid, h.receiver, this.#shardBuf);
+    for (let i = 0; i < n; i++) this.#handOff(this.#shardBuf[i]!, kind, h.appid, h.receiver, out);
   }
 
-  #handOff(shard: number, kind: number, cmd: number, flag: number, appid: number, id: number, body: Buffer): void {
-    const w = this.#handoff[shard];
-    if (w === undefined) return;
-    w.add(kind, cmd, flag, appid, id, body);
+  #handOff(shard: number, kind: number, appid: number, id: number, f: OutFrame): void {
+    if (!this.#shards.has(shard)) return;
+    writeHandoff(this.#shards.to(shard), kind, appid, id, f);
     this.#dispatched++;
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => {
-        this.#scheduled = false;
-        this.#handoff.forEach((hw, s) => {
-          const ab = hw.take();
-          if (ab !== null) this.#shards[s]!.postMessage(ab, [ab]);
-        });
-      });
-    }
   }
 
   #pick(list: RouterLink[], id: number): RouterLink {

@@ -2,6 +2,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { once } from 'node:events';
 import { WebSocket } from 'ws';
+import type { TransportKind } from '../protocol/index.ts';
+
+export type { TransportKind };
 
 /**
  * What the client needs from a connection. TCP and TLS carry a byte stream; a WebSocket
@@ -16,8 +19,6 @@ export interface Transport {
   onData: (chunk: Buffer) => void;
   onClose: (err?: Error) => void;
 }
-
-export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface ConnectOptions {
   host?: string;

@@ -68,3 +68,6 @@ export const AckStatus = {
   NOT_GROUP_MEMBER: 64,
   GROUP_NONEXISTENT: 65,
 } as const;
+
+/** How a client reaches an access server. */
+export type TransportKind = 'tcp' | 'tls' | 'ws' | 'wss';

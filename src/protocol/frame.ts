@@ -28,28 +28,6 @@ export function writeHeader(b: Buffer, off: number, bodyLength: number, seq: num
 
 const readI32 = (b: Uint8Array, p: number) => (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
 
-/** Overwrites the seq of an encoded frame: a fanned-out frame is encoded once, then patched per connection. */
-export function patchSeq(frame: Buffer, seq: number): void {
-  frame[4] = seq >>> 24;
-  frame[5] = seq >>> 16;
-  frame[6] = seq >>> 8;
-  frame[7] = seq;
-}
-
-export function frameSize<T>(codec: MessageCodec<T>, version: number, msg: T): number {
-  return HEADER_SIZE + codec.forVersion(version).size(msg);
-}
-
-/** Writes one whole frame at b[off…]; returns the end offset. */
-export function encodeFrameInto<T>(
-  b: Buffer, off: number, codec: MessageCodec<T>, msg: T, seq: number, version: number, flag = 0,
-): number {
-  const body = codec.forVersion(version);
-  const end = body.encode(msg, b, off + HEADER_SIZE);
-  writeHeader(b, off, end - off - HEADER_SIZE, seq, codec.cmd, version, flag);
-  return end;
-}
-
 export function encodeFrame<T>(codec: MessageCodec<T>, msg: T, seq: number, version: number, flag = 0): Buffer {
   const body = codec.forVersion(version);
   const n = body.size(msg);
@@ -66,11 +44,6 @@ export function encodeBody<T>(codec: MessageCodec<T>, msg: T, version: number): 
   const b = Buffer.allocUnsafe(body.size(msg));
   body.encode(msg, b, 0);
   return b;
-}
-
-/** Decodes a frame's body with the layout for the frame's version. Never throws. */
-export function decodeBody<T>(codec: MessageCodec<T>, frame: Frame): T | ProtocolError {
-  return codec.forVersion(frame.version).decode(frame.body, 0, frame.body.length);
 }
 
 /**

@@ -1,5 +1,10 @@
 export * from './constants.ts';
 export * from './errors.ts';
 export * from './frame.ts';
+export * from './int64.ts';
+export * from './convert.ts';
+export * from './names.ts';
+export * from './out-frame.ts';
+export * from './route-header.ts';
 export { compileLayout, type BodyCodec, type FieldType, type Layout, type Shape } from './layout.ts';
 export * from './messages.ts';

@@ -1,3 +1,4 @@
+import { readI64, writeI64 } from './int64.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 
 /**
@@ -70,28 +71,6 @@ const FIXED: Record<FieldType, number> = {
   i8: 1, u8: 1, i16: 2, u16: 2, i32: 4, u32: 4, i64: 8, i64n: 8,
   bytes: 0, str8: 1, frame16: 2, i64list16: 2, zero16: 16, none: 0,
 };
-
-const TWO_32 = 4294967296;
-
-function readI64(b: Buffer, p: number): number {
-  const hi = (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
-  const lo = ((b[p + 4]! << 24) | (b[p + 5]! << 16) | (b[p + 6]! << 8) | b[p + 7]!) >>> 0;
-  const v = hi * TWO_32 + lo;
-  return Number.isSafeInteger(v) ? v : NaN;
-}
-
-function writeI64(b: Buffer, p: number, v: number): void {
-  const hi = Math.floor(v / TWO_32);
-  const lo = v - hi * TWO_32;
-  b[p] = hi >>> 24;
-  b[p + 1] = hi >>> 16;
-  b[p + 2] = hi >>> 8;
-  b[p + 3] = hi;
-  b[p + 4] = lo >>> 24;
-  b[p + 5] = lo >>> 16;
-  b[p + 6] = lo >>> 8;
-  b[p + 7] = lo;
-}
 
 function strBytes(s: string, what: string): number {
   const n = Buffer.byteLength(s, 'utf8');

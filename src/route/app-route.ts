@@ -22,21 +22,14 @@ export class AppRoute<C extends RouteClient> {
     return this.#routes.get(appid);
   }
 
-  addRoute(route: Route<C>): void {
-    this.#routes.set(route.appid, route);
+  /** Forgets an app whose last connection left, so that a churn of appids cannot grow the map. */
+  dropIfEmpty(appid: number): void {
+    const r = this.#routes.get(appid);
+    if (r !== undefined && r.clientCount === 0 && r.roomCount === 0) this.#routes.delete(appid);
   }
 
   routes(): IterableIterator<Route<C>> {
     return this.#routes.values();
   }
 
-  /** appid → uids connected here. */
-  getUsers(): Map<number, number[]> {
-    const out = new Map<number, number[]>();
-    for (const [appid, r] of this.#routes) {
-      const uids = [...r.getUserIDs()];
-      if (uids.length > 0) out.set(appid, uids);
-    }
-    return out;
-  }
 }

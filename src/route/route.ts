@@ -68,10 +68,6 @@ export class Route<C extends RouteClient> {
     return this.#users.get(uid);
   }
 
-  isOnline(uid: number): boolean {
-    return this.#users.has(uid);
-  }
-
   getUserIDs(): IterableIterator<number> {
     return this.#users.keys();
   }
@@ -144,20 +140,6 @@ export class Route<C extends RouteClient> {
 
   get roomClientCount(): number {
     return this.#roomClients;
-  }
-
-  /** Rooms with at least n connections. */
-  roomsWithAtLeast(n: number): number {
-    let k = 0;
-    for (const set of this.#rooms.values()) if (set.size >= n) k++;
-    return k;
-  }
-
-  /** room id → connections in it, for the summary's per-room figures. */
-  roomSizes(): Map<number, number> {
-    const out = new Map<number, number>();
-    for (const [room, set] of this.#rooms) out.set(room, set.size);
-    return out;
   }
 
   #ruleKey(c: C): string | number {

@@ -1,8 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { Cmd } from '../protocol/index.ts';
-
-const CMD_NAMES = new Map<number, string>(Object.entries(Cmd).map(([name, cmd]) => [cmd, name]));
-export const cmdName = (cmd: number) => CMD_NAMES.get(cmd) ?? String(cmd);
+import { cmdName } from '../protocol/index.ts';
 
 /** Counts kept as plain numbers on the hot path, read by prom-client only when scraped. */
 export interface RouterCounts {

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { once } from 'node:events';
 import type { ServerConfig } from '../config/server.ts';
-import type { TransportKind } from './connection.ts';
-import type { ShardPool } from './shards.ts';
+import type { TransportKind } from '../protocol/index.ts';
+import type { ShardPool } from './shard-pool.ts';
 
 /**
  * The client listeners. The main thread never reads a client socket: it accepts with

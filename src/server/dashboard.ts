@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Handler } from '../http/json.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
-import type { ShardPool } from './shards.ts';
+import type { ShardPool } from './shard-pool.ts';
 
 const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
 
@@ -15,7 +15,7 @@ async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> 
     connections: reports.map((r) => r.connections),
     users,
     messagesIn: reports.reduce((n, r) => n + r.stats.messagesIn, 0),
-    framesOut: reports.reduce((n, r) => n + r.stats.framesOut + r.delivered, 0),
+    framesOut: reports.reduce((n, r) => n + r.stats.framesOut, 0),
     dropped: reports.reduce((n, r) => n + r.stats.dropped, 0) + (channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0),
     links: channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [],
   };

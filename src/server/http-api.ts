@@ -3,8 +3,8 @@ import { once } from 'node:events';
 import { router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
 import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
-import type { ShardPool } from './shards.ts';
-import type { ShardReport } from './stats.ts';
+import type { ShardPool } from './shard-pool.ts';
+import type { ShardReport } from '../shard/stats.ts';
 import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
 import { postRoutes } from './http-post.ts';
@@ -45,7 +45,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
     client_count: appid === undefined ? sum((r) => r.clients) : selected.reduce((n, a) => n + a.client_count, 0),
     clientset_count: appid === undefined ? [...users.values()].reduce((n, x) => n + x, 0) : (users.get(appid) ?? 0),
     in_message_count: sum((r) => r.stats.messagesIn),
-    out_message_count: sum((r) => r.stats.framesOut + r.delivered),
+    out_message_count: sum((r) => r.stats.framesOut),
     room_count: appid === undefined ? [...rooms.values()].reduce((n, x) => n + x, 0) : (rooms.get(appid) ?? 0),
     apps: selected,
     shards: reports.map((r) => ({

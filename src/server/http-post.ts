@@ -1,8 +1,8 @@
 import type http from 'node:http';
 import { HttpError, intArrayField, intField, intParam, readBody, readJson, sendJson, type Handler } from '../http/json.ts';
 import { MAX_BODY } from '../protocol/index.ts';
-import type { PostRequest } from './inject.ts';
-import type { ShardPool } from './shards.ts';
+import type { PostRequest } from '../shard/control.ts';
+import type { ShardPool } from './shard-pool.ts';
 
 const MAX_RECEIVERS = 10_000;
 

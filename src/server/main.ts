@@ -9,7 +9,7 @@ import { serverConfig, type ServerConfig } from '../config/server.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { signToken } from '../auth/jwt.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
-import { ShardPool } from './shards.ts';
+import { ShardPool } from './shard-pool.ts';
 import { Acceptors } from './acceptors.ts';
 import { startApi } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';

@@ -1,9 +1,9 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { cmdName } from '../router/metrics.ts';
+import { cmdName } from '../protocol/index.ts';
 import type { ChannelStats } from '../channel/channel.ts';
-import type { ShardPool } from './shards.ts';
+import type { ShardPool } from './shard-pool.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
-import type { ShardReport, ShardStats } from './stats.ts';
+import type { ShardReport, ShardStats } from '../shard/stats.ts';
 
 interface Snapshot {
   shards: ShardReport[];

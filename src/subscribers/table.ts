@@ -1,3 +1,4 @@
+import { hiOf, joinI64, loOf } from '../protocol/int64.ts';
 import {
   BUSY, EMPTY, GEN, HEADER_WORDS, H_CAPACITY, H_LIVE, H_LOCK, H_MAGIC, H_SLOTS, KIND_BIT, Kind,
   LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOT_WORDS, STATE_MASK, S_APP_HI, S_APP_LO, S_COUNT,
@@ -25,10 +26,6 @@ export class SubscriberTableError extends Error {
   }
 }
 
-const TWO_32 = 4294967296;
-// Ids that fit in 32 bits (nearly all) skip the division.
-const hiOf = (v: number) => ((v | 0) === v ? v >> 31 : Math.floor(v / TWO_32) | 0);
-const loOf = (v: number) => ((v | 0) === v ? v : (v - Math.floor(v / TWO_32) * TWO_32) | 0);
 const ONLINE_ONE = 0x10000;
 
 /**
@@ -147,7 +144,7 @@ export class SubscriberTable {
       if ((c2 & STATE_MASK) !== LIVE || (c2 & KIND_BIT) !== (c1 & KIND_BIT)) continue;
       if (ah !== w[s + S_APP_HI] || al !== w[s + S_APP_LO] || ih !== w[s + S_ID_HI] || il !== w[s + S_ID_LO]) continue;
       if (count === 0) continue;
-      visit(c1 & KIND_BIT ? Kind.ROOM : Kind.USER, ah * TWO_32 + (al >>> 0), ih * TWO_32 + (il >>> 0), count);
+      visit(c1 & KIND_BIT ? Kind.ROOM : Kind.USER, joinI64(ah, al), joinI64(ih, il), count);
     }
   }
 

@@ -5,7 +5,9 @@ import http from 'node:http';
 import { once } from 'node:events';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ImClient, ClientClosedError } from '../../src/client/index.ts';
-import { CLIENT_CMDS, Cmd, Flag, FrameDecoder, codecs, decodeBody, encodeFrame, type Frame } from '../../src/protocol/index.ts';
+import { CLIENT_CMDS, Cmd, Flag, FrameDecoder, codecs, encodeFrame, type Frame, type MessageCodec } from '../../src/protocol/index.ts';
+
+const decodeBody = <T>(codec: MessageCodec<T>, f: Frame) => codec.forVersion(f.version).decode(f.body, 0, f.body.length);
 
 /**
  * A scripted peer speaking the server side of the protocol, to test the SDK on its own

@@ -14,12 +14,10 @@ test('addClient tells whether the uid is new; removeClient whether the set empti
   assert.is(r.clientCount, 3);
   assert.is(r.userCount, 2);
   assert.equal([...r.findClientSet(1)!], [a1, a2]);
-  assert.ok(r.isOnline(1));
   assert.is(r.removeClient(a1), Removed.REMOVED);
   assert.is(r.removeClient(a1), Removed.NOT_FOUND);
   assert.is(r.removeClient(a2), Removed.EMPTIED);
   assert.is(r.findClientSet(1), undefined, 'empty sets are deleted');
-  assert.not.ok(r.isOnline(1));
   assert.equal([...r.getUserIDs()], [2]);
   assert.is(r.clientCount, 1);
 });
@@ -43,9 +41,7 @@ test('rooms: add, remove, statistics', () => {
   r.addRoomClient(11, cs[3]!);
   assert.is(r.roomCount, 2);
   assert.is(r.roomClientCount, 4);
-  assert.is(r.roomsWithAtLeast(2), 1);
-  assert.is(r.roomsWithAtLeast(1), 2);
-  assert.equal([...r.roomSizes()], [[10, 3], [11, 1]]);
+  assert.is(r.findRoomClientSet(10)!.size, 3);
   assert.is(r.removeRoomClient(11, cs[3]!), Removed.EMPTIED);
   assert.is(r.removeRoomClient(11, cs[3]!), Removed.NOT_FOUND);
   assert.is(r.removeRoomClient(10, cs[0]!), Removed.REMOVED);
@@ -76,19 +72,23 @@ test('room rule by device keeps one connection per device', () => {
   assert.is(r.roomCount, 0);
 });
 
-test('AppRoute: findOrAddRoute, findRoute, addRoute, getUsers', () => {
+test('AppRoute: findOrAddRoute, findRoute, and an app forgotten once empty', () => {
   const ar = new AppRoute<ReturnType<typeof conn>>();
   assert.is(ar.findRoute(1), undefined);
   const r1 = ar.findOrAddRoute(1);
   assert.is(ar.findOrAddRoute(1), r1);
-  r1.addClient(conn(5));
-  r1.addClient(conn(6));
-  const r2 = new Route<ReturnType<typeof conn>>(2);
-  r2.addClient(conn(9));
-  ar.addRoute(r2);
-  ar.findOrAddRoute(3);
-  assert.is(ar.findRoute(2), r2);
-  assert.equal([...ar.getUsers()], [[1, [5, 6]], [2, [9]]]);
+  const a = conn(5);
+  r1.addClient(a);
+  r1.addRoomClient(10, a);
+  ar.dropIfEmpty(1);
+  assert.is(ar.findRoute(1), r1, 'an app with connections is kept');
+  r1.removeClient(a);
+  ar.dropIfEmpty(1);
+  assert.is(ar.findRoute(1), r1, 'an app with a room member is kept');
+  r1.removeRoomClient(10, a);
+  ar.dropIfEmpty(1);
+  assert.is(ar.findRoute(1), undefined);
+  assert.equal([...ar.routes()], []);
 });
 
 test.run();

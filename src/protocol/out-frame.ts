@@ -1,4 +1,6 @@
-import { Cmd, HEADER_SIZE, writeHeader } from '../protocol/index.ts';
+import { HEADER_SIZE } from './constants.ts';
+import { hasTimestampGap, toV0Body } from './convert.ts';
+import { writeHeader } from './frame.ts';
 
 /**
  * A message on its way to clients. The body is encoded once and shared by every receiving
@@ -19,9 +21,8 @@ export function outFrame(cmd: number, flag: number, body: Buffer): OutFrame {
 
 /** The body as a client speaking `version` expects it. */
 export function bodyFor(f: OutFrame, version: number): Buffer {
-  if (version !== 0 || (f.cmd !== Cmd.IM && f.cmd !== Cmd.GROUP_IM)) return f.body;
-  // v1 → v0: drop the int32 timestamp between receiver (byte 16) and msgid (byte 20).
-  f.v0 ??= Buffer.concat([f.body.subarray(0, 16), f.body.subarray(20)]);
+  if (version !== 0 || !hasTimestampGap(f.cmd)) return f.body;
+  f.v0 ??= toV0Body(f.body);
   return f.v0;
 }
 

@@ -4,10 +4,12 @@ import type net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import { SubscriberTable, Transition } from '../subscribers/index.ts';
-import { ChannelPort } from '../channel/shard-port.ts';
-import { endpoint, type ChannelControl, type ChannelStart, type MainServices, type ShardControl, type ShardStart, type SocketHandoff } from './control.ts';
-import type { TransportKind } from './connection.ts';
-import { releaseShard } from './ledger.ts';
+import { ChannelPort } from '../threads/channel-port.ts';
+import type { ChannelControl, ChannelStart } from '../channel/control.ts';
+import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../shard/control.ts';
+import { endpoint } from '../threads/endpoint.ts';
+import type { TransportKind } from '../protocol/index.ts';
+import { releaseShard } from './release.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);

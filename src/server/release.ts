@@ -1,47 +1,6 @@
 import { Kind, SubscriberTableError, onRoomRemoved, onUserRemoved, type SubscriberTable, type Transition } from '../subscribers/index.ts';
 
 /**
- * A shard's counts in the shared subscriber table, mirrored in a table of its own (the
- * ledger, written by that shard only). When a shard dies, its ledger says exactly what it
- * held, so the main thread can take its share out of the shared table.
- */
-export class CountingTable {
-  readonly #table: SubscriberTable;
-  readonly #ledger: SubscriberTable;
-  readonly #shard: number;
-
-  constructor(table: SubscriberTable, ledger: SubscriberTable, shard: number) {
-    this.#table = table;
-    this.#ledger = ledger;
-    this.#shard = shard;
-  }
-
-  addUser(appid: number, uid: number, online: boolean, firstOnShard: boolean): number {
-    const prev = this.#table.addUser(appid, uid, online, this.#shard, firstOnShard);
-    this.#ledger.addUser(appid, uid, online, 0, false);
-    return prev;
-  }
-
-  removeUser(appid: number, uid: number, online: boolean, lastOnShard: boolean): number {
-    const prev = this.#table.removeUser(appid, uid, online, this.#shard, lastOnShard);
-    this.#ledger.removeUser(appid, uid, online, 0, false);
-    return prev;
-  }
-
-  addRoomMember(appid: number, room: number, firstOnShard: boolean): number {
-    const prev = this.#table.addRoomMember(appid, room, this.#shard, firstOnShard);
-    this.#ledger.addRoomMember(appid, room, 0, false);
-    return prev;
-  }
-
-  removeRoomMember(appid: number, room: number, lastOnShard: boolean): number {
-    const prev = this.#table.removeRoomMember(appid, room, this.#shard, lastOnShard);
-    this.#ledger.removeRoomMember(appid, room, 0, false);
-    return prev;
-  }
-}
-
-/**
  * Takes a dead shard's share out of the shared table, as if each of its connections had
  * logged out, and reports each resulting transition (for the routers). Returns how many
  * users and rooms it released.

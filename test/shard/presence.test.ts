@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Kind, SubscriberTable, Transition } from '../../src/subscribers/index.ts';
-import { CountingTable, releaseShard } from '../../src/server/ledger.ts';
+import { CountingTable } from '../../src/shard/presence.ts';
+import { releaseShard } from '../../src/server/release.ts';
 
 test('releasing a dead shard takes out exactly its share and reports each transition once', () => {
   const table = SubscriberTable.create(64);

@@ -1,0 +1,23 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { ServerConfig } from '../config/server.ts';
+import type { ChannelStats } from './channel.ts';
+
+/** The start-up message of the Channel worker. */
+export interface ChannelStart {
+  config: ServerConfig;
+  table: SharedArrayBuffer;
+  /** Port from each shard, by shard index; the main thread's own comes last. */
+  shards: MessagePort[];
+  control: MessagePort;
+}
+
+export interface ChannelControl {
+  stats(): ChannelStats;
+  /** Writes what is pending to the routers and closes the links. */
+  stop(): Promise<void>;
+  ping(): boolean;
+  /** A restarted shard's new port. */
+  setShard(index: number, port: MessagePort): void;
+  /** Test hook (IM_TEST_HOOKS=1): the thread exits at once, as if it had crashed. */
+  crash(): void;
+}

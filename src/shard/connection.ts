@@ -1,0 +1,148 @@
+import { FrameDecoder, HEADER_SIZE, ProtocolError, bodyFor, writeHeader, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
+import type { RouteClient } from '../route/index.ts';
+import type { ServerTransport, TransportEvents } from './transport.ts';
+
+/** What a connection reports to the shard that owns it. */
+export interface ConnectionOwner {
+  onFrame(c: Connection, f: Frame): void;
+  onInvalid(c: Connection, err: ProtocolError): void;
+  onClose(c: Connection): void;
+  /** The connection has frames to write: flush it at the end of this turn. */
+  markDirty(c: Connection): void;
+  /** Frames dropped because the client did not read (queue limit). */
+  onDropped(c: Connection, n: number): void;
+  /** Frames written, by cmd. */
+  readonly framesOutByCmd: Float64Array;
+}
+
+/**
+ * One client connection on a shard: the decoder for what it sends, the state auth gives it,
+ * and a bounded outbound queue written once per turn. While the socket pushes back, frames
+ * wait in the queue; past `queueLimit` the oldest are dropped (GoBelieve's rule).
+ */
+export class Connection implements RouteClient, TransportEvents {
+  readonly id: number;
+  uid = 0;
+  appid = 0;
+  deviceId = '';
+  platform = 0;
+  /** The client's protocol version: 0 until a successful auth sets it. */
+  version = 0;
+  /** Online for push (see Identity.notificationOn). */
+  online = true;
+  authed = false;
+  /** Auth in progress: further AUTH_TOKENs are ignored. */
+  authing = false;
+  room: number | undefined;
+  readonly createdAt: number;
+  lastRecv: number;
+  readonly transport: ServerTransport;
+  #seq = 0;
+  #queue: OutFrame[] = [];
+  #blocked = false;
+  #dead = false;
+  #failed = false;
+  readonly #decoder: FrameDecoder;
+  readonly #owner: ConnectionOwner;
+  readonly #queueLimit: number;
+
+  constructor(id: number, open: (events: TransportEvents) => ServerTransport,
+    owner: ConnectionOwner, decoder: FrameDecoder, queueLimit: number, now: number) {
+    this.id = id;
+    this.#owner = owner;
+    this.#decoder = decoder;
+    this.#queueLimit = queueLimit;
+    this.createdAt = now;
+    this.lastRecv = now;
+    this.transport = open(this);
+  }
+
+  get kind(): TransportKind {
+    return this.transport.kind;
+  }
+
+  get remote(): string {
+    return this.transport.remote;
+  }
+
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  receive(chunk: Buffer): void {
+    this.lastRecv = performance.now();
+    const err = this.#decoder.push(chunk, (f) => {
+      if (!this.#dead) this.#owner.onFrame(this, f);
+    });
+    if (err !== undefined) this.fail(err);
+  }
+
+  /** The client broke the protocol: report once and close. */
+  fail(err: ProtocolError): void {
+    if (this.#dead || this.#failed) return;
+    this.#failed = true;
+    this.#owner.onInvalid(this, err);
+    this.destroy();
+  }
+
+  send(f: OutFrame): void {
+    if (this.#dead) return;
+    // The cap applies while the socket pushes back; a reading client gets every frame of a
+    // burst (one turn's worth) in one write.
+    if (this.#blocked && this.#queue.length >= this.#queueLimit) {
+      this.#queue.shift();
+      this.#owner.onDropped(this, 1);
+    }
+    this.#queue.push(f);
+    if (this.#queue.length === 1 && !this.#blocked) this.#owner.markDirty(this);
+  }
+
+  /** Writes what is queued as one batch, each frame with this connection's seq and version. */
+  flush(): void {
+    if (this.#dead || this.#blocked || this.#queue.length === 0) return;
+    const frames = this.#queue;
+    this.#queue = [];
+    const v = this.version;
+    const counts = this.#owner.framesOutByCmd;
+    let total = 0;
+    for (const f of frames) {
+      counts[f.cmd]!++;
+      total += HEADER_SIZE + bodyFor(f, v).length;
+    }
+    const b = Buffer.allocUnsafe(total);
+    let p = 0;
+    for (const f of frames) {
+      const body = bodyFor(f, v);
+      writeHeader(b, p, body.length, ++this.#seq, f.cmd, v, f.flag);
+      body.copy(b, p + HEADER_SIZE);
+      p += HEADER_SIZE + body.length;
+    }
+    if (!this.transport.write(b)) this.#blocked = true;
+  }
+
+  drained(): void {
+    this.#blocked = false;
+    if (this.#queue.length > 0) this.#owner.markDirty(this);
+  }
+
+  /** Graceful close: queued frames are written first. */
+  close(): void {
+    if (this.#dead) return;
+    this.#blocked = false;
+    this.flush();
+    this.transport.end();
+    // A peer that never acknowledges the close must not hold the connection open.
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.transport.destroy();
+  }
+
+  closed(): void {
+    if (this.#dead) return;
+    this.#dead = true;
+    this.#queue = [];
+    this.#owner.onClose(this);
+  }
+}

@@ -1,0 +1,72 @@
+import { Cmd, type OutFrame } from '../protocol/index.ts';
+import type { SubscriberTable } from '../subscribers/index.ts';
+import type { Group } from '../groups/source.ts';
+import type { ChannelSink } from '../threads/channel-port.ts';
+import type { Connection } from './connection.ts';
+import type { Delivery } from './delivery.ts';
+
+export interface SendOptions {
+  /** The sending connection: never written back to it. */
+  exclude?: Connection | null;
+  /** Offline push (through the router) for a receiver online nowhere. */
+  push?: boolean;
+  /** The message's key in the receiver's store queue, carried in the route message (0: none). */
+  msgid?: number;
+}
+
+/**
+ * The one message pipeline of a shard: every message, whoever sent it (a client, the HTTP
+ * API, a group), reaches its receivers here, in the same steps: this shard's connections,
+ * the other shards of this server (hand-off), the other servers (the Channel, when routers
+ * are linked), and offline push for receivers online nowhere.
+ */
+export class Routing {
+  readonly #delivery: Delivery;
+  readonly #table: SubscriberTable;
+  readonly #channel: () => ChannelSink;
+
+  constructor(delivery: Delivery, table: SubscriberTable, channel: () => ChannelSink) {
+    this.#delivery = delivery;
+    this.#table = table;
+    this.#channel = channel;
+  }
+
+  toUser(appid: number, uid: number, f: OutFrame, o: SendOptions = {}): void {
+    this.#delivery.toUser(appid, uid, f, o.exclude ?? null);
+    const ch = this.#channel();
+    if (ch.linked) ch.publish(Cmd.PUBLISH, appid, uid, o.msgid ?? 0, f);
+    if (o.push === true && !this.#table.isUserOnline(appid, uid)) ch.push(appid, [uid], f);
+  }
+
+  toRoom(appid: number, room: number, f: OutFrame, exclude: Connection | null = null): void {
+    this.#delivery.toRoom(appid, room, f, exclude);
+    const ch = this.#channel();
+    if (ch.linked) ch.publish(Cmd.PUBLISH_ROOM, appid, room, 0, f);
+  }
+
+  /**
+   * To every member of a group. Here, the members' connections on this shard, and one GROUP
+   * hand-off to each other shard, which resolves the members itself: nothing is allocated
+   * per member. Elsewhere, a super group is one PUBLISH_GROUP that every server fans out;
+   * a normal group is published to each member's router. Offline push for the members
+   * online nowhere, but the sender.
+   */
+  toGroup(g: Group, f: OutFrame, sender: number, o: SendOptions = {}): void {
+    this.localGroup(g, f, o.exclude ?? null);
+    this.#delivery.toOtherShards(g.appid, g.id, f);
+    const ch = this.#channel();
+    if (ch.linked) {
+      if (g.super) ch.publish(Cmd.PUBLISH_GROUP, g.appid, g.id, 0, f);
+      else for (const uid of g.members.keys()) ch.publish(Cmd.PUBLISH, g.appid, uid, 0, f);
+    }
+    if (o.push !== true) return;
+    const offline: number[] = [];
+    for (const uid of g.members.keys()) if (uid !== sender && !this.#table.isUserOnline(g.appid, uid)) offline.push(uid);
+    if (offline.length > 0) ch.push(g.appid, offline, f);
+  }
+
+  /** A group's members on this shard only (a hand-off from another shard or the router). */
+  localGroup(g: Group, f: OutFrame, exclude: Connection | null): void {
+    for (const uid of g.members.keys()) this.#delivery.localUser(g.appid, uid, f, exclude);
+  }
+}

@@ -1,0 +1,251 @@
+import http from 'node:http';
+import { getHeapStatistics } from 'node:v8';
+import https from 'node:https';
+import type net from 'node:net';
+import tls from 'node:tls';
+import type { MessagePort } from 'node:worker_threads';
+import { WebSocketServer } from 'ws';
+import { CLIENT_CMDS, FrameDecoder, type Frame, type ProtocolError, type TransportKind } from '../protocol/index.ts';
+import { AppRoute } from '../route/index.ts';
+import type { SubscriberTable } from '../subscribers/index.ts';
+import type { Authenticator } from '../auth/auth.ts';
+import type { ChannelSink } from '../threads/channel-port.ts';
+import type { ServerConfig } from '../config/server.ts';
+import type { Logger } from '../log/logger.ts';
+import { GroupCache } from '../groups/cache.ts';
+import type { Group } from '../groups/source.ts';
+import { Connection, type ConnectionOwner } from './connection.ts';
+import type { PostRequest } from './control.ts';
+import { Delivery } from './delivery.ts';
+import { dispatch, type DispatchContext } from './dispatch.ts';
+import { ShardGroups } from './groups.ts';
+import { inject } from './inject.ts';
+import { CountingTable, Presence } from './presence.ts';
+import { Routing } from './routing.ts';
+import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
+import { StreamTransport, WsTransport, type ServerTransport, type TransportEvents } from './transport.ts';
+
+export interface ShardDeps {
+  index: number;
+  config: ServerConfig;
+  table: SubscriberTable;
+  /** This shard's own counts (see CountingTable): what the main thread releases if it dies. */
+  ledger: SubscriberTable;
+  /** Live connections per shard, shared with the main thread (which picks the least loaded). */
+  load: Int32Array;
+  peers: (MessagePort | undefined)[];
+  channel: ChannelSink;
+  auth: Authenticator;
+  log: Logger;
+  /** Loads a group from the server's group source (in the main thread). */
+  loadGroup: (appid: number, gid: number) => Promise<Group | null>;
+}
+
+/**
+ * One shard: owns the sockets the main thread moved here and their connections. Frames go
+ * to dispatch with a narrow context (the routing pipeline, presence, groups); only this
+ * thread touches its Routes, and what other threads need (counts, shard masks) goes
+ * through the shared subscriber table.
+ */
+export class Shard implements ConnectionOwner {
+  readonly index: number;
+  readonly config: ServerConfig;
+  readonly delivery: Delivery;
+  readonly routing: Routing;
+  readonly presence: Presence;
+  readonly groups: ShardGroups;
+  readonly stats: ShardStats = emptyShardStats();
+  readonly framesInByCmd = new Float64Array(256);
+  readonly framesOutByCmd = new Float64Array(256);
+  channel: ChannelSink;
+  readonly #log: Logger;
+  readonly #ctx: DispatchContext;
+  readonly #load: Int32Array;
+  readonly #conns = new Set<Connection>();
+  #dirty: Connection[] = [];
+  #flushScheduled = false;
+  readonly #flushAll = () => this.#flush();
+  #nextId = 1;
+  #sweep: NodeJS.Timeout;
+  readonly #wsHttp: http.Server;
+  readonly #wssHttps: https.Server | undefined;
+  readonly #tlsServer: tls.Server | undefined;
+  #closing = false;
+
+  constructor(d: ShardDeps) {
+    this.index = d.index;
+    this.config = d.config;
+    this.channel = d.channel;
+    this.#log = d.log;
+    this.#load = d.load;
+    const routes = new AppRoute<Connection>(d.config.roomRule);
+    const channel = () => this.channel;
+    this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
+    this.delivery = new Delivery(d.index, d.table, routes, d.peers);
+    this.routing = new Routing(this.delivery, d.table, channel);
+    const cache = new GroupCache(d.loadGroup, d.config.groupCacheSize, d.config.groupCacheIdleS * 1000);
+    this.groups = new ShardGroups(cache, this.routing, this.stats, d.log);
+    this.delivery.onGroup = (appid, gid, f) => this.groups.fromElsewhere(appid, gid, f);
+    this.#ctx = { routing: this.routing, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log };
+    this.#wsHttp = this.#wsServer(http.createServer(), 'ws');
+    if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
+      const creds = { cert: d.config.tlsCert, key: d.config.tlsKey };
+      this.#wssHttps = this.#wsServer(https.createServer(creds), 'wss');
+      this.#tlsServer = tls.createServer(creds, (s) => this.#attach((e) => new StreamTransport('tls', s, e)));
+      this.#tlsServer.on('tlsClientError', () => this.stats.tlsErrors++);
+    }
+    let ticks = 0;
+    this.#sweep = setInterval(() => {
+      this.#checkTimeouts();
+      if (++ticks % 10 === 0) this.groups.cache.sweep();
+    }, 1000);
+    this.#sweep.unref();
+  }
+
+  /** A socket the main thread accepted (paused, unread) and moved to this thread. */
+  adopt(socket: net.Socket, kind: TransportKind): void {
+    // The main thread counted this socket for this shard; whatever becomes of it (a
+    // connection, a failed TLS handshake, a refused upgrade), its close uncounts it.
+    socket.once('close', () => Atomics.sub(this.#load, this.index, 1));
+    if (this.#closing) {
+      socket.destroy();
+      return;
+    }
+    if (kind === 'tcp') {
+      this.#attach((e) => new StreamTransport('tcp', socket, e));
+    } else {
+      // TLS handshakes and HTTP upgrades run in the server that owns that transport here.
+      const server = kind === 'tls' ? this.#tlsServer : kind === 'wss' ? this.#wssHttps : this.#wsHttp;
+      if (server === undefined) return void socket.destroy();
+      server.emit('connection', socket);
+    }
+    socket.resume();
+  }
+
+  get connectionCount(): number {
+    return this.#conns.size;
+  }
+
+  /** POST /post_* from the HTTP API. */
+  post(p: PostRequest): Promise<number> {
+    return inject(this.routing, this.groups, this.stats, p);
+  }
+
+  // ConnectionOwner
+
+  onFrame(c: Connection, f: Frame): void {
+    this.stats.framesIn++;
+    this.framesInByCmd[f.cmd]!++;
+    try {
+      dispatch(this.#ctx, c, f);
+    } catch (err) {
+      // A bug must cost one connection, not the shard and all of its connections.
+      this.stats.internalErrors++;
+      this.#log.error({ err, conn: c.id, uid: c.uid, cmd: f.cmd }, 'frame handler failed; closing the connection');
+      c.destroy();
+    }
+  }
+
+  onInvalid(c: Connection, err: ProtocolError): void {
+    this.stats.invalidFrames++;
+    this.#log.debug({ conn: c.id, remote: c.remote, uid: c.uid, code: err.code, cmd: err.cmd, err: err.message }, 'invalid frame; closing connection');
+  }
+
+  onDropped(_c: Connection, n: number): void {
+    this.stats.dropped += n;
+  }
+
+  markDirty(c: Connection): void {
+    this.#dirty.push(c);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushAll);
+    }
+  }
+
+  onClose(c: Connection): void {
+    this.#conns.delete(c);
+    if (c.authed) this.presence.unregister(c);
+    this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid }, 'connection closed');
+  }
+
+  report(): ShardReport {
+    const apps: AppSummary[] = [];
+    let clients = 0, users = 0, rooms = 0, roomClients = 0;
+    for (const r of this.presence.routes.routes()) {
+      if (r.clientCount === 0 && r.roomCount === 0) continue;
+      apps.push({ appid: r.appid, clients: r.clientCount, users: r.userCount, rooms: r.roomCount, room_clients: r.roomClientCount });
+      clients += r.clientCount;
+      users += r.userCount;
+      rooms += r.roomCount;
+      roomClients += r.roomClientCount;
+    }
+    const transports: Record<string, number> = { tcp: 0, ws: 0, tls: 0, wss: 0 };
+    for (const c of this.#conns) transports[c.kind]!++;
+    const heap = getHeapStatistics();
+    return {
+      shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
+      delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
+      stats: { ...this.stats, framesOut: this.framesOutByCmd.reduce((a, b) => a + b, 0) }, apps, transports,
+      framesInByCmd: nonZero(this.framesInByCmd),
+      framesOutByCmd: nonZero(this.framesOutByCmd),
+      groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
+      heapUsed: heap.used_heap_size,
+      external: heap.external_memory,
+    };
+  }
+
+  /** Closes every connection gracefully (queued frames are written first). */
+  closeAll(): void {
+    this.#closing = true;
+    this.#flush();
+    for (const c of [...this.#conns]) c.close();
+  }
+
+  #attach(open: (e: TransportEvents) => ServerTransport): void {
+    const decoder = new FrameDecoder({ accept: CLIENT_CMDS, maxBody: this.config.maxBody });
+    const c = new Connection(this.#nextId++, open, this, decoder, this.config.queueLimit, performance.now());
+    this.#conns.add(c);
+    this.stats.accepted++;
+    this.#log.debug({ conn: c.id, kind: c.kind, remote: c.remote }, 'connection');
+  }
+
+  #wsServer<S extends http.Server | https.Server>(server: S, kind: 'ws' | 'wss'): S {
+    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxBody + 12 });
+    server.on('upgrade', (req, socket: net.Socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
+        socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => this.#attach((e) => new WsTransport(kind, ws, socket, e)));
+    });
+    server.on('request', (_req, res) => {
+      res.writeHead(426, { 'content-type': 'text/plain' });
+      res.end('WebSocket endpoint: connect to /ws\n');
+    });
+    server.on('clientError', (_err, socket) => socket.destroy());
+    return server;
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const c of dirty) c.flush();
+  }
+
+  #checkTimeouts(): void {
+    const now = performance.now();
+    const idle = this.config.clientTimeoutS * 1000;
+    const authLimit = this.config.authTimeoutS * 1000;
+    for (const c of this.#conns) {
+      if (!c.authed && now - c.createdAt > authLimit) {
+        this.stats.authTimeouts++;
+        c.destroy();
+      } else if (now - c.lastRecv > idle) {
+        this.stats.idleTimeouts++;
+        c.destroy();
+      }
+    }
+  }
+}

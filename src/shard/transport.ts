@@ -1,0 +1,125 @@
+import type net from 'node:net';
+import type { WebSocket } from 'ws';
+import { HEADER_SIZE, ProtocolError, ProtocolErrorCode, type TransportKind } from '../protocol/index.ts';
+
+/** What a transport reports to its connection. */
+export interface TransportEvents {
+  receive(chunk: Buffer): void;
+  fail(err: ProtocolError): void;
+  /** The socket took everything written: more may be written. */
+  drained(): void;
+  closed(): void;
+}
+
+/**
+ * A client connection's socket, as the shard sees it: bytes in, whole frames out. TCP and
+ * TLS carry a byte stream; a WebSocket carries one frame per binary message. Like the
+ * client SDK's Transport, so that the connection above never branches on the kind.
+ */
+export interface ServerTransport {
+  readonly kind: TransportKind;
+  readonly remote: string;
+  /** Writes a batch of whole frames; false when the socket pushes back (wait for drained()). */
+  write(frames: Buffer): boolean;
+  /** Graceful close: what was written goes out first. */
+  end(): void;
+  destroy(): void;
+}
+
+const kEvents = Symbol('events');
+type Tagged<T> = T & { [kEvents]?: TransportEvents };
+
+/*
+ * Listeners are module-level functions that find their connection through a symbol on the
+ * socket: a connection costs no closures (we hold tens of thousands of them).
+ */
+function onData(this: Tagged<net.Socket>, chunk: Buffer): void {
+  this[kEvents]!.receive(chunk);
+}
+function onMessage(this: Tagged<WebSocket>, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const e = this[kEvents]!;
+  if (!isBinary) return e.fail(new ProtocolError(ProtocolErrorCode.TEXT_MESSAGE, 'WebSocket text message: the protocol is binary'));
+  e.receive(Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
+}
+function onDrain(this: Tagged<net.Socket>): void {
+  this[kEvents]!.drained();
+}
+function onClose(this: Tagged<net.Socket | WebSocket>): void {
+  this[kEvents]!.closed();
+}
+function ignore(): void {}
+
+export function remoteOf(s: net.Socket): string {
+  return `${s.remoteAddress}:${s.remotePort}`;
+}
+
+/** TCP, or TLS once its handshake is done. */
+export class StreamTransport implements ServerTransport {
+  readonly kind: TransportKind;
+  readonly remote: string;
+  readonly #s: net.Socket;
+
+  constructor(kind: TransportKind, socket: net.Socket, events: TransportEvents) {
+    this.kind = kind;
+    this.remote = remoteOf(socket);
+    const s = socket as Tagged<net.Socket>;
+    this.#s = s;
+    s[kEvents] = events;
+    s.setNoDelay(true);
+    s.on('data', onData);
+    s.on('drain', onDrain);
+    s.on('error', ignore);
+    s.on('close', onClose);
+  }
+
+  write(frames: Buffer): boolean {
+    return this.#s.write(frames);
+  }
+
+  end(): void {
+    this.#s.end();
+  }
+
+  destroy(): void {
+    this.#s.destroy();
+  }
+}
+
+/** WebSocket (ws or wss): `raw` is the socket under it, for back-pressure. */
+export class WsTransport implements ServerTransport {
+  readonly kind: TransportKind;
+  readonly remote: string;
+  readonly #ws: WebSocket;
+  readonly #raw: net.Socket;
+
+  constructor(kind: TransportKind, ws: WebSocket, raw: net.Socket, events: TransportEvents) {
+    this.kind = kind;
+    this.remote = remoteOf(raw);
+    this.#ws = ws;
+    this.#raw = raw;
+    (ws as Tagged<WebSocket>)[kEvents] = events;
+    (raw as Tagged<net.Socket>)[kEvents] = events;
+    ws.on('message', onMessage);
+    ws.on('error', ignore);
+    ws.on('close', onClose);
+    raw.on('drain', onDrain);
+  }
+
+  /** One binary message per frame, each a view of the batch. */
+  write(frames: Buffer): boolean {
+    for (let p = 0; p < frames.length;) {
+      const end = p + HEADER_SIZE + frames.readInt32BE(p);
+      this.#ws.send(frames.subarray(p, end), { binary: true });
+      p = end;
+    }
+    return !this.#raw.writableNeedDrain;
+  }
+
+  end(): void {
+    this.#ws.close();
+  }
+
+  destroy(): void {
+    this.#ws.terminate();
+  }
+}

@@ -1,0 +1,66 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { OutFrame } from '../protocol/index.ts';
+import { Transition } from '../subscribers/index.ts';
+import { PortBatcher } from './batcher.ts';
+import { writePublish, writePush, writeTransition } from './channel-wire.ts';
+
+export type PublishCmd = 132 | 135 | 138; // PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM
+
+/**
+ * What a shard hands to the Channel (the link to the routers). The shard has already
+ * delivered locally; the Channel carries the rest to other access servers.
+ */
+export interface ChannelSink {
+  /** True when routers are configured: messages for users online nowhere here still go out. */
+  readonly linked: boolean;
+  /** A subscription transition this shard observed (each is observed by exactly one thread). */
+  transition(t: Transition, appid: number, id: number): void;
+  publish(cmd: PublishCmd, appid: number, receiver: number, msgid: number, msg: OutFrame): void;
+  /** Offline push for receivers not online here; the router drops those online elsewhere. */
+  push(appid: number, receivers: readonly number[], msg: OutFrame): void;
+}
+
+/** No router configured: one standalone server, all routing local. Offline pushes are counted. */
+export class StandaloneChannel implements ChannelSink {
+  readonly linked = false;
+  offlinePushes = 0;
+  transition(): void {}
+  publish(): void {}
+  push(_appid: number, receivers: readonly number[]): void {
+    this.offlinePushes += receivers.length;
+  }
+}
+
+/**
+ * A thread's side of the Channel thread: what it hands over is packed and posted once per
+ * turn (one wake-up of the Channel thread per sending thread per turn).
+ */
+export class ChannelPort implements ChannelSink {
+  readonly linked = true;
+  readonly #out: PortBatcher;
+
+  constructor(port: MessagePort) {
+    this.#out = new PortBatcher([port]);
+  }
+
+  /** The Channel thread was restarted: report to the new one. */
+  setPort(port: MessagePort): void {
+    this.#out.setPort(0, port);
+  }
+
+  transition(t: Transition, appid: number, id: number): void {
+    if (t !== Transition.NONE) writeTransition(this.#out.to(0), t, appid, id);
+  }
+
+  publish(cmd: PublishCmd, appid: number, receiver: number, msgid: number, msg: OutFrame): void {
+    writePublish(this.#out.to(0), cmd, appid, receiver, msgid, 0, msg);
+  }
+
+  push(appid: number, receivers: readonly number[], msg: OutFrame): void {
+    writePush(this.#out.to(0), appid, receivers, msg);
+  }
+
+  flush(): void {
+    this.#out.flush();
+  }
+}
