@@ -37,8 +37,16 @@ async function measure(name: string, server: Started, gc: () => Promise<void>): 
 }
 
 const rows: Row[] = [];
-rows.push(await measure('bare Node, main thread', await startProcess('bench/fixtures/idle-bare.ts', {}), async () => {}));
-rows.push(await measure('bare Node, socket moved to a worker', await startProcess('bench/fixtures/idle-bare.ts', { BARE_TRANSFER: '1' }), async () => {}));
+// Every server is read after a full GC in each of its threads, baselines included.
+const bare = async (name: string, env: Record<string, string>) => {
+  const s = await startProcess('bench/fixtures/idle-bare.ts', { ...env, NODE_OPTIONS: '--expose-gc' });
+  return measure(name, s, async () => {
+    s.proc.kill('SIGUSR2');
+    await settle(500);
+  });
+};
+rows.push(await bare('bare Node, main thread', {}));
+rows.push(await bare('bare Node, socket moved to a worker', { BARE_TRANSFER: '1' }));
 const im = await startProcess('src/server/main.ts', {
   IM_SHARDS: SHARDS, IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET,
   IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_SUBSCRIBER_CAPACITY: String(Math.max(N * 2, 1 << 16)),

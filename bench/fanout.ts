@@ -25,7 +25,7 @@ const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 interface Row { name: string; deliveries: number; p50: number; p99: number; cores: number; peakMiB: number }
 
 async function server(target: string, shards: number): Promise<Started> {
-  if (target === 'raw') return startProcess('bench/fixtures/raw-fanout.ts', {});
+  if (target === 'raw') return startProcess('bench/fixtures/raw-fanout.ts', { RAW_THREADS: String(shards) });
   if (target === 'socketio') return startProcess('bench/fixtures/socketio-fanout.ts', {});
   return startProcess('src/server/main.ts', {
     IM_SHARDS: String(shards), IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET,
@@ -48,9 +48,10 @@ async function measure(target: string, shards: number, pool: Piscina): Promise<R
     let cpu0 = 0;
     let t0 = 0;
     const mark = setInterval(() => {
-      if (Atomics.load(new Int32Array(barrier), 0) >= T && t0 === 0) {
-        setTimeout(() => { cpu0 = cpuSeconds(pid); t0 = performance.now(); }, 1000);
-      }
+      if (Atomics.load(new Int32Array(barrier), 0) < T) return;
+      // Once: the window starts a second after every load thread is connected.
+      clearInterval(mark);
+      setTimeout(() => { cpu0 = cpuSeconds(pid); t0 = performance.now(); }, 1000);
     }, 20);
     const results = await running;
     clearInterval(mark);
@@ -59,7 +60,8 @@ async function measure(target: string, shards: number, pool: Piscina): Promise<R
     for (const r of results) for (const l of r.latencies) if (l >= 1) h.recordValue(Math.min(l, 60_000_000));
     const received = results.reduce((n, r) => n + r.received, 0);
     return {
-      name: target === 'im' ? `im, IM_SHARDS=${shards}` : target === 'raw' ? 'raw net fan-out (ceiling)' : 'socket.io rooms (websocket)',
+      name: target === 'im' ? `im, IM_SHARDS=${shards}`
+        : target === 'raw' ? (shards > 1 ? `raw net fan-out, ${shards} threads` : 'raw net fan-out (ceiling)') : 'socket.io rooms (websocket)',
       deliveries: received / SECONDS,
       p50: h.getValueAtPercentile(50) / 1000,
       p99: h.getValueAtPercentile(99) / 1000,
@@ -74,7 +76,9 @@ async function measure(target: string, shards: number, pool: Piscina): Promise<R
 const pool = new Piscina({ filename: new URL('./fixtures/fanout-worker.ts', import.meta.url).href, minThreads: T, maxThreads: T, idleTimeout: 60_000 });
 const rows: Row[] = [];
 for (const target of TARGETS) {
-  for (const shards of target === 'im' ? SHARDS : [0]) {
+  // raw runs once single-threaded, and once per shard count above 1 as N threads (its ceiling).
+  const sweep = target === 'im' ? SHARDS : target === 'raw' ? [1, ...SHARDS.filter((n) => n > 1)] : [0];
+  for (const shards of sweep) {
     const row = await measure(target, shards, pool);
     rows.push(row);
     console.error(`${row.name}: ${fmt(row.deliveries)} deliveries/s`);
@@ -82,12 +86,13 @@ for (const target of TARGETS) {
 }
 await pool.destroy();
 
-const raw = rows.find((r) => r.name.startsWith('raw'));
+const raw = rows.find((r) => r.name.startsWith('raw net fan-out (ceiling)'));
+const rawN = (r: Row) => rows.find((x) => x.name === `raw net fan-out, ${/IM_SHARDS=(\d+)/.exec(r.name)?.[1]} threads`);
 const sio = rows.find((r) => r.name.startsWith('socket.io'));
 console.log(`\n## fan-out: ${R} receivers in one room, ${S} senders, 64-byte messages, ${T} load threads, ${SECONDS} s`);
-console.log('| server | deliveries/s | p50 ms | p99 ms | server cores busy | peak RSS MiB | vs raw | vs socket.io |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| server | deliveries/s | p50 ms | p99 ms | server cores busy | peak RSS MiB | vs raw | vs raw, N threads | vs socket.io |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const r of rows) {
   const vs = (b: Row | undefined) => (b ? (r.deliveries / b.deliveries).toFixed(2) : '–');
-  console.log(`| ${r.name} | ${fmt(r.deliveries)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cores.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${vs(raw)} | ${vs(sio)} |`);
+  console.log(`| ${r.name} | ${fmt(r.deliveries)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cores.toFixed(2)} | ${r.peakMiB.toFixed(0)} | ${vs(raw)} | ${vs(rawN(r))} | ${vs(sio)} |`);
 }

@@ -1,4 +1,3 @@
-import { HEADER_SIZE } from './constants.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import { readI64 } from './int64.ts';
 
@@ -21,7 +20,7 @@ export interface RouteHeader {
 
 /** Reads and checks a route message's header; the embedded frame is left in place. */
 export function readRouteHeader(body: Buffer): RouteHeader | ProtocolError {
-  if (body.length < Route.FRAME + HEADER_SIZE) {
+  if (body.length < Route.FRAME) {
     return new ProtocolError(ProtocolErrorCode.BODY_TOO_SHORT, `route message of ${body.length} bytes is too short`);
   }
   const appid = readI64(body, Route.APPID);
@@ -31,7 +30,7 @@ export function readRouteHeader(body: Buffer): RouteHeader | ProtocolError {
     return new ProtocolError(ProtocolErrorCode.ID_RANGE, 'route message id beyond ±2^53');
   }
   const n = body.readInt16BE(Route.LENGTH);
-  if (n < HEADER_SIZE || Route.FRAME + n > body.length) {
+  if (n < 0 || Route.FRAME + n > body.length) {
     return new ProtocolError(ProtocolErrorCode.BODY_MALFORMED, `route message frame length ${n} does not fit its body`);
   }
   return { appid, receiver, msgid, frameStart: Route.FRAME, frameEnd: Route.FRAME + n };

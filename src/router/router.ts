@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { Cmd, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { Cmd, ProtocolError, codecs, readRouteHeader, type Frame } from '../protocol/index.ts';
 import type { RouterConfig } from '../config/router.ts';
 import type { Logger } from '../log/logger.ts';
 import { RouterIndex } from './index-table.ts';
@@ -11,7 +11,6 @@ import { pushItems, type PushSink } from './push.ts';
 const SUBSCRIBE = codecs.SUBSCRIBE.forVersion(0);
 const UNSUBSCRIBE = codecs.UNSUBSCRIBE.forVersion(0);
 const ROOM = codecs.SUBSCRIBE_ROOM.forVersion(0);
-const ROUTE = codecs.PUBLISH.forVersion(0);
 const PUSH = codecs.PUSH.forVersion(0);
 
 /**
@@ -104,7 +103,8 @@ export class Router {
       case Cmd.PUBLISH:
       case Cmd.PUBLISH_ROOM:
       case Cmd.PUBLISH_GROUP: {
-        const m = ROUTE.decode(body, 0, body.length);
+        // Only the header is read: the frame is forwarded with its body exactly as received.
+        const m = readRouteHeader(body);
         if (m instanceof ProtocolError) return this.#reject(link, m);
         if (f.cmd === Cmd.PUBLISH) {
           const links = this.index.userLinks(m.appid, m.receiver);

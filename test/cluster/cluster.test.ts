@@ -68,12 +68,29 @@ test('RT and room messages cross servers', async () => {
   assert.is((await rt)[0].content.toString(), 'ping');
   for (const c of [x, y, z]) c.enterRoom(900);
   for (const c of [x, y, z]) await c.ping();
-  await new Promise((r) => setTimeout(r, 200)); // SUBSCRIBE_ROOM reaches the router
+  const rooms = async () => JSON.stringify((await httpJson(imr.ready.httpPort as number, '/all_online?detail=1')).body);
+  await eventually(async () => ((await rooms()).match(/900/g) ?? []).length === 2, 3000, 'both servers subscribed the room');
   const gy = collect(y, 'room_im', 500);
   const gz = collect(z, 'room_im', 500);
   const gx = collect(x, 'room_im', 500);
   await x.sendRoomIM({ room: 900, content: 'room across' });
   assert.equal([(await gy).length, (await gz).length, (await gx).length], [1, 1, 0]);
+});
+
+test('a version-0 client across servers: it gets IM in its own layout, and its IM reaches a newer client', async () => {
+  const old = await login(im2, APP, 40, { version: 0 });
+  const neu = await on(im1, 41);
+  clients.push(old);
+  await eventually(async () => (await routerUsers())[APP]?.includes(40) === true);
+  const toOld = old.next('im');
+  await neu.sendIM({ receiver: 40, content: 'to v0 across', msgid: 8, timestamp: 99 });
+  const [m0, f0] = await toOld;
+  assert.equal([f0.version, m0.sender, m0.receiver, m0.msgid, m0.content.toString()], [0, 41, 40, 8, 'to v0 across']);
+  const toNew = neu.next('im');
+  const ack = await old.sendIM({ receiver: 41, content: 'from v0 across', msgid: 9 });
+  assert.is(ack.status, 0);
+  const [m1, f1] = await toNew;
+  assert.equal([f1.version, m1.sender, m1.receiver, m1.msgid, m1.content.toString()], [2, 40, 41, 9, 'from v0 across']);
 });
 
 test('offline push reaches Redis only for users online nowhere', async () => {
@@ -83,10 +100,14 @@ test('offline push reaches Redis only for users online nowhere', async () => {
   await eventually(async () => (await routerUsers())[APP]?.includes(21) === true);
   await s.sendIM({ receiver: 21, content: 'to an online user' });
   await s.sendIM({ receiver: 22, content: 'to an offline user' });
-  await eventually(async () => (await redis.client.llen('push_queue')) >= 1, 3000, 'push written');
-  await new Promise((r) => setTimeout(r, 200));
+  // Fence: a later push from the same sender; anything the first IM caused is queued before it.
+  await s.sendIM({ receiver: 23, content: 'fence' });
+  await eventually(async () => (await redis.client.llen('push_queue')) >= 2, 3000, 'pushes written');
   const items = (await redis.client.lrange('push_queue', 0, -1)).map((j) => JSON.parse(j));
-  assert.equal(items, [{ appid: APP, sender: 20, receiver: 22, content: 'to an offline user' }]);
+  assert.equal(items, [
+    { appid: APP, sender: 20, receiver: 22, content: 'to an offline user' },
+    { appid: APP, sender: 20, receiver: 23, content: 'fence' },
+  ]);
 });
 
 test('router down: local messaging goes on; after restart delivery resumes within 2 s and the router view is exact', async () => {

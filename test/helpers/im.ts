@@ -41,10 +41,32 @@ export async function login(im: Im, appid: number, uid: number, o: Partial<Clien
   return c;
 }
 
-/** Resolves with every event of `name` that arrives within `ms`. */
+/**
+ * Resolves with every event of `name` that arrives within `ms`, and then until a PING/PONG
+ * round trip on c: whatever the server wrote to c before it answered is counted, however
+ * slow the server. For what crosses servers, where no single connection orders it.
+ */
 export function collect<T extends unknown[]>(c: ImClient, name: string, ms = 300): Promise<T[]> {
+  const r = record<T>(c, name);
+  return new Promise((resolve, reject) => setTimeout(() => r.done().then(resolve, reject), ms));
+}
+
+/**
+ * Records every event of `name` on c from now on. `done(...via)` fences: a PING/PONG round
+ * trip on each of `via` (the connections that sent what is awaited), then on c, one after
+ * the other; a server handles a connection's frames in order, so what those frames caused
+ * has been written by then. No sleep: an absence check cannot pass because the server was slow.
+ */
+export function record<T extends unknown[]>(c: ImClient, name: string): { got: T[]; done(...via: ImClient[]): Promise<T[]> } {
   const got: T[] = [];
   const on = (...a: unknown[]) => got.push(a as T);
   c.on(name as never, on as never);
-  return new Promise((r) => setTimeout(() => { c.off(name as never, on as never); r(got); }, ms));
+  return {
+    got,
+    async done(...via) {
+      for (const x of [...via, c]) await x.ping();
+      c.off(name as never, on as never);
+      return got;
+    },
+  };
 }

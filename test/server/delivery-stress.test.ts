@@ -50,7 +50,8 @@ test(`stress: ${USERS} users × ${DEVICES} devices over 3 shards, every device s
   });
   const total = expected.reduce((n, m) => n + m.size, 0);
   await eventually(() => devices.reduce((n, d) => n + [...d.got.values()].reduce((a, b) => a + b, 0), 0) >= total, 15_000, `${total} deliveries`);
-  await new Promise((r) => setTimeout(r, 300)); // nothing extra may follow
+  // Nothing extra may follow: every sender's frames, then every receiver's, fenced by a PING.
+  for (let i = 0; i < 2; i++) for (const d of devices) await d.c.ping();
   devices.forEach((dev, i) => {
     assert.equal([...dev.got].sort(), [...expected[i]!].sort(), `device ${i} (uid ${dev.uid}) got each message exactly once`);
   });

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { ImClient } from '../../src/client/index.ts';
 import { Flag, codecs } from '../../src/protocol/index.ts';
 import { httpJson } from '../helpers/process.ts';
-import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { collect, login, record, startIm, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 7;
@@ -59,12 +59,12 @@ test('IM: every device of the receiver and the sender\'s other devices get one c
 test('RT between clients on different shards; RT is not acknowledged', async () => {
   const a = await user(11);
   const b = await user(12);
-  const acks = collect(a, 'ack', 300);
+  const acks = record(a, 'ack');
   const got = b.next('rt');
   a.sendRT({ receiver: 12, content: 'typing' });
   const [rt] = await got;
   assert.equal([rt.sender, rt.receiver, rt.content.toString()], [11, 12, 'typing']);
-  assert.is((await acks).length, 0);
+  assert.is((await acks.done()).length, 0);
 });
 
 test('rooms: members on other shards receive, the sender does not; one room at a time', async () => {
@@ -75,20 +75,20 @@ test('rooms: members on other shards receive, the sender does not; one room at a
   await c.ping();
   const gotB = b.next('room_im');
   const gotC = c.next('room_im');
-  const echo = collect(a, 'room_im', 300);
+  const echo = record(a, 'room_im');
   const ack = await a.sendRoomIM({ room: 500, content: 'hello room' });
   assert.ok(ack.seq > 0);
   for (const [m] of [await gotB, await gotC]) assert.equal([m.sender, m.receiver, m.content.toString()], [21, 500, 'hello room']);
-  assert.is((await echo).length, 0);
+  assert.is((await echo.done()).length, 0);
 
   a.enterRoom(501); // leaves 500
   await a.ping();
-  const missed = collect(a, 'room_im', 300);
+  const missed = record(a, 'room_im');
   await b.sendRoomIM({ room: 500, content: 'after a left' });
-  assert.is((await missed).length, 0, 'a left room 500 when it entered 501');
-  const wrongRoom = collect(b, 'ack', 300);
+  assert.is((await missed.done(b)).length, 0, 'a left room 500 when it entered 501');
+  const wrongRoom = record(b, 'ack');
   b.post(codecs.ROOM_IM, { sender: 22, receiver: 501, content: Buffer.from('not my room') });
-  assert.is((await wrongRoom).length, 0, 'ROOM_IM for a room the connection is not in is dropped');
+  assert.is((await wrongRoom.done()).length, 0, 'ROOM_IM for a room the connection is not in is dropped');
   c.leaveRoom(500);
   await c.ping();
   const s = (await httpJson(im.httpPort, `/summary?appid=${APP}`)).body;
@@ -98,12 +98,12 @@ test('rooms: members on other shards receive, the sender does not; one room at a
 test('a message whose sender is not the authenticated uid is dropped without an ACK', async () => {
   const a = await user(31);
   const b = await user(32);
-  const got = collect(b, 'im', 300);
-  const acks = collect(a, 'ack', 300);
+  const got = record(b, 'im');
+  const acks = record(a, 'ack');
   a.post(codecs.IM, { sender: 999, receiver: 32, timestamp: 0, msgid: 1, content: Buffer.from('spoof') });
   a.post(codecs.RT, { sender: 999, receiver: 32, content: Buffer.from('spoof') });
-  assert.is((await got).length, 0);
-  assert.is((await acks).length, 0);
+  assert.is((await acks.done()).length, 0);
+  assert.is((await got.done(a)).length, 0);
 });
 
 test('version 0 and version 1 clients get IM in their own layout', async () => {
@@ -137,9 +137,9 @@ test('PING before auth gets PONG; other frames before auth are ignored; a bad to
   const c = await ImClient.connect({ port: im.port, uid: 61 });
   clients.push(c);
   await c.ping();
-  const ignored = collect(c, 'ack', 300);
+  const ignored = record(c, 'ack');
   c.post(codecs.IM, { sender: 61, receiver: 62, timestamp: 0, msgid: 1, content: Buffer.from('x') });
-  assert.is((await ignored).length, 0);
+  assert.is((await ignored.done()).length, 0);
   const status = c.next('auth_status');
   assert.is(await c.auth({ token: 'not-a-jwt' }), 1);
   assert.is((await status)[1].version, 0);
