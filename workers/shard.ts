@@ -11,6 +11,7 @@ import { endpoint } from '../src/threads/endpoint.ts';
 import { ChannelPort, StandaloneChannel } from '../src/threads/channel-port.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
+import { StoreClient } from '../src/store/client.ts';
 
 const start = workerData as ShardStart;
 const log = createLogger(`im.shard${start.index}`, start.config.logLevel, start.config.logPretty);
@@ -28,6 +29,7 @@ const shard = new Shard({
   auth,
   log,
   loadGroup: (appid, gid) => services.loadGroup(appid, gid),
+  store: start.store !== undefined ? new StoreClient(start.store, start.config.storeTimeoutMs) : null,
 });
 
 // What routers send arrives from the Channel thread as hand-offs.

@@ -206,7 +206,9 @@ export class Channel implements ChannelVisitor {
     if (lat >= 1 && lat < 60_000_000) this.#latency.recordValue(lat);
     // A version-0 publisher: give the body the v1 layout the shards share (timestamp 0).
     const v0 = inner.version === 0 && hasTimestampGap(inner.cmd) && inner.body.length >= 20;
-    const out = outFrame(inner.cmd, inner.flag, v0 ? fromV0Body(inner.body) : inner.body);
+    // A stored message: the receiving side writes METADATA(msgid, 0) before it and a notify after.
+    const meta = h.msgid > 0 ? { key: h.msgid, prev: 0, notify: true, gid: f.cmd === Cmd.PUBLISH_GROUP ? h.receiver : 0 } : undefined;
+    const out = outFrame(inner.cmd, inner.flag, v0 ? fromV0Body(inner.body) : inner.body, meta);
     if (f.cmd === Cmd.PUBLISH_GROUP) {
       for (let s = 0; s < this.#shardCount; s++) this.#handOff(s, HandoffKind.GROUP, h.appid, h.receiver, out);
       return;

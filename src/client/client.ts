@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
-  AuthStatus, Cmd, FrameDecoder, PROTOCOL_VERSION, Platform, SERVER_CMDS, codecByCmd, codecs,
-  encodeFrame, ProtocolError, type Body, type Frame, type MessageCodec,
+  AuthStatus, Cmd, Flag, FrameDecoder, PROTOCOL_VERSION, Platform, SERVER_CMDS, codecByCmd, codecs,
+  encodeFrame, ProtocolError, readI64, type Body, type Frame, type MessageCodec,
 } from '../protocol/index.ts';
 import { connectTransport, type ConnectOptions, type Transport } from './transport.ts';
 
@@ -63,6 +63,25 @@ const EVENT_OF: Partial<Record<number, keyof ClientEvents>> = {
 const ACKED = new Set<number>([
   Cmd.IM, Cmd.GROUP_IM, Cmd.SYSTEM, Cmd.NOTIFICATION, Cmd.GROUP_NOTIFICATION, Cmd.CUSTOMER_V2,
 ]);
+
+/** A message a sync returned: its cmd, flag (SELF when this device sent it) and decoded body. */
+export interface SyncedMessage {
+  cmd: number;
+  flag: number;
+  body: unknown;
+  frame: Frame;
+}
+
+export interface SyncResult {
+  /** SYNC_END's key: the newest key returned (or the one asked from, when none). */
+  key: number;
+  messages: SyncedMessage[];
+}
+
+/** The int64 key of SYNC_END (first 8 bytes) or SYNC_GROUP_END (bytes 8..16). */
+function readKey(f: Frame): number {
+  return readI64(f.body, f.cmd === Cmd.SYNC_GROUP_END ? 8 : 0);
+}
 
 export class ClientClosedError extends Error {
   override readonly name = 'ClientClosedError';
@@ -180,6 +199,57 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   leaveRoom(room: number): number {
     return this.post(codecs.LEAVE_ROOM, { room_id: room });
+  }
+
+  /**
+   * SYNC(key): the messages the server stores for this user after `key` (0: after the key
+   * last acknowledged with syncKey), oldest first, and the key to ask from next. A SYNC_NOTIFY
+   * right after means more wait: sync again from `key`.
+   */
+  sync(key: number, timeoutMs = 10_000): Promise<SyncResult> {
+    return this.#collectSync(codecs.SYNC, { sync_key: key }, Cmd.SYNC_END, timeoutMs);
+  }
+
+  /** SYNC_GROUP(gid, key): the newest messages of a super group after `key`. */
+  syncGroup(gid: number, key: number, timeoutMs = 10_000): Promise<SyncResult> {
+    return this.#collectSync(codecs.SYNC_GROUP, { group_id: gid, sync_key: key }, Cmd.SYNC_GROUP_END, timeoutMs);
+  }
+
+  /** SYNC_KEY: the newest key this device has; the server keeps the greatest any device sent. */
+  syncKey(key: number): number {
+    return this.post(codecs.SYNC_KEY, { sync_key: key });
+  }
+
+  groupSyncKey(gid: number, key: number): number {
+    return this.post(codecs.GROUP_SYNC_KEY, { group_id: gid, sync_key: key });
+  }
+
+  #collectSync<T>(codec: MessageCodec<T>, msg: T, endCmd: number, timeoutMs: number): Promise<SyncResult> {
+    return new Promise((resolve, reject) => {
+      const messages: SyncedMessage[] = [];
+      let begun = false;
+      const done = (err?: Error, r?: SyncResult) => {
+        clearTimeout(timer);
+        this.off('frame', on);
+        this.off('close', onClose);
+        if (err !== undefined) reject(err);
+        else resolve(r!);
+      };
+      const on = (f: Frame) => {
+        if (f.cmd === Cmd.SYNC_BEGIN || f.cmd === Cmd.SYNC_GROUP_BEGIN) return void (begun = true);
+        if (!begun) return;
+        if (f.cmd === endCmd) return done(undefined, { key: readKey(f), messages });
+        if (f.flag & Flag.PUSH || f.cmd === Cmd.METADATA || f.cmd === Cmd.SYNC_NOTIFY || f.cmd === Cmd.SYNC_GROUP_NOTIFY) return;
+        const codec = codecByCmd[f.cmd];
+        const body = codec === undefined ? undefined : codec.forVersion(f.version).decode(f.body, 0, f.body.length);
+        messages.push({ cmd: f.cmd, flag: f.flag, body: body instanceof ProtocolError ? undefined : body, frame: f });
+      };
+      const onClose = () => done(new ClientClosedError('connection closed during a sync'));
+      const timer = setTimeout(() => done(new Error(`no sync reply within ${timeoutMs} ms`)), timeoutMs);
+      this.on('frame', on);
+      this.on('close', onClose);
+      this.post(codec, msg);
+    });
   }
 
   /** Resolves with the next frame of `cmd` the server sends (optionally matching `where`). */

@@ -42,6 +42,23 @@ export interface ServerConfig {
   mysqlUrl: string | undefined;
   groupCacheSize: number;
   groupCacheIdleS: number;
+  /** The message store (STORE.md): embedded SQLite, shared PostgreSQL, or off (pure relay). */
+  store: 'sqlite' | 'postgres' | 'off';
+  /** SQLite file of the embedded message store. */
+  storeDb: string;
+  storeUrl: string | undefined;
+  /** Messages in one SYNC reply at most (a page). */
+  syncLimit: number;
+  /** When more than this many wait after a client's key, only the newest this many are offered (0: off). */
+  syncHardLimit: number;
+  /** Messages in one SYNC_GROUP reply at most (older ones are not offered). */
+  groupSyncLimit: number;
+  /** Messages older than this many days are swept away (0: kept for ever). */
+  storeRetentionDays: number;
+  /** A store call that takes longer fails (no ACK, no reply), as if the store were down. */
+  storeTimeoutMs: number;
+  /** GoBelieve's kefu_appid: one side of every CUSTOMER_V2 must be this app (0: none allowed). */
+  kefuAppid: number;
   /** IM_TEST_HOOKS=1: enables POST /debug/crash_shard (for tests of supervision only). */
   testHooks: boolean;
 }
@@ -68,6 +85,14 @@ export function serverConfig(env: Env = process.env): ServerConfig {
   const redisUrl = urlVar(env, 'IM_REDIS_URL', ['redis:', 'rediss:']);
   if (auth === 'redis' && redisUrl === undefined) throw new ConfigError('IM_REDIS_URL', 'is required when IM_AUTH=redis');
   const routeAddrs = addrListVar(env, 'IM_ROUTE_ADDRS');
+  const storeUrl = urlVar(env, 'IM_STORE_URL', ['postgres:', 'postgresql:']);
+  const store = enumVar(env, 'IM_STORE', ['sqlite', 'postgres', 'off'] as const, storeUrl !== undefined ? 'postgres' : 'sqlite');
+  if (store === 'postgres' && storeUrl === undefined) throw new ConfigError('IM_STORE_URL', 'is required when IM_STORE=postgres');
+  const syncLimit = intVar(env, 'IM_SYNC_LIMIT', 3000, 1, 100_000);
+  const syncHardLimit = intVar(env, 'IM_SYNC_HARD_LIMIT', 0, 0);
+  if (syncHardLimit > 0 && syncHardLimit < 2 * syncLimit) {
+    throw new ConfigError('IM_SYNC_HARD_LIMIT', `must be 0 (off) or at least twice IM_SYNC_LIMIT (${2 * syncLimit}), got ${syncHardLimit}`);
+  }
   const groupRouteAddrs = addrListVar(env, 'IM_GROUP_ROUTE_ADDRS');
   return {
     shards: intVar(env, 'IM_SHARDS', Math.max(1, availableParallelism() - 1), 1, MAX_SHARDS),
@@ -98,6 +123,15 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     mysqlUrl: urlVar(env, 'IM_MYSQL_URL', ['mysql:']),
     groupCacheSize: intVar(env, 'IM_GROUP_CACHE_SIZE', 10_000, 1),
     groupCacheIdleS: intVar(env, 'IM_GROUP_CACHE_IDLE_S', 600, 1),
+    store,
+    storeDb: strVar(env, 'IM_STORE_DB', 'data/messages.db'),
+    storeUrl,
+    syncLimit,
+    syncHardLimit,
+    groupSyncLimit: intVar(env, 'IM_GROUP_SYNC_LIMIT', 100, 1, 100_000),
+    storeRetentionDays: intVar(env, 'IM_STORE_RETENTION_DAYS', 0, 0),
+    storeTimeoutMs: intVar(env, 'IM_STORE_TIMEOUT_MS', 5000, 100),
+    kefuAppid: intVar(env, 'IM_KEFU_APPID', 0, 0),
     testHooks: intVar(env, 'IM_TEST_HOOKS', 0, 0, 1) === 1,
   };
 }

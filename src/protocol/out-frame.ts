@@ -1,6 +1,7 @@
-import { HEADER_SIZE } from './constants.ts';
+import { Cmd, HEADER_SIZE } from './constants.ts';
 import { hasTimestampGap, toV0Body } from './convert.ts';
 import { writeHeader } from './frame.ts';
+import { writeI64 } from './int64.ts';
 
 /**
  * A message on its way to clients. The body is encoded once and shared by every receiving
@@ -13,10 +14,65 @@ export interface OutFrame {
   body: Buffer;
   /** IM / GROUP_IM body for version-0 clients (no timestamp), made on first need. */
   v0?: Buffer;
+  /** A stored message's place in the receiver's queue: written around it as one unit. */
+  meta?: Meta;
+  /** Part of a reply that must arrive whole (a sync page): never dropped by the queue limit. */
+  keep?: boolean;
 }
 
-export function outFrame(cmd: number, flag: number, body: Buffer): OutFrame {
-  return { cmd, flag, body };
+/**
+ * METADATA(key, prev) before the message and, when `notify` is set, SYNC_NOTIFY(key) or
+ * SYNC_GROUP_NOTIFY(gid, key) after it (STORE.md §3.3).
+ */
+export interface Meta {
+  key: number;
+  prev: number;
+  notify: boolean;
+  /** The super group whose queue holds the message; 0 for a user queue. */
+  gid: number;
+}
+
+export function outFrame(cmd: number, flag: number, body: Buffer, meta?: Meta): OutFrame {
+  return meta === undefined ? { cmd, flag, body } : { cmd, flag, body, meta };
+}
+
+export const METADATA_BODY = 32;
+
+/** Bytes the frame takes on the wire for `version`, its METADATA and notify included. */
+export function wireSize(f: OutFrame, version: number): number {
+  const m = f.meta;
+  const own = HEADER_SIZE + bodyFor(f, version).length;
+  if (m === undefined) return own;
+  return own + HEADER_SIZE + METADATA_BODY + (m.notify ? HEADER_SIZE + (m.gid !== 0 ? 16 : 8) : 0);
+}
+
+/** Writes the frame (with its METADATA and notify) at b[p…]; returns the end. `seq` numbers each frame. */
+export function writeOut(b: Buffer, p: number, f: OutFrame, version: number, seq: () => number): number {
+  const m = f.meta;
+  if (m !== undefined) {
+    writeHeader(b, p, METADATA_BODY, seq(), Cmd.METADATA, version, 0);
+    writeI64(b, p + HEADER_SIZE, m.key);
+    writeI64(b, p + HEADER_SIZE + 8, m.prev);
+    b.fill(0, p + HEADER_SIZE + 16, p + HEADER_SIZE + METADATA_BODY);
+    p += HEADER_SIZE + METADATA_BODY;
+  }
+  const body = bodyFor(f, version);
+  writeHeader(b, p, body.length, seq(), f.cmd, version, f.flag);
+  body.copy(b, p + HEADER_SIZE);
+  p += HEADER_SIZE + body.length;
+  if (m !== undefined && m.notify) {
+    if (m.gid !== 0) {
+      writeHeader(b, p, 16, seq(), Cmd.SYNC_GROUP_NOTIFY, version, 0);
+      writeI64(b, p + HEADER_SIZE, m.gid);
+      writeI64(b, p + HEADER_SIZE + 8, m.key);
+      p += HEADER_SIZE + 16;
+    } else {
+      writeHeader(b, p, 8, seq(), Cmd.SYNC_NOTIFY, version, 0);
+      writeI64(b, p + HEADER_SIZE, m.key);
+      p += HEADER_SIZE + 8;
+    }
+  }
+  return p;
 }
 
 /** The body as a client speaking `version` expects it. */

@@ -8,6 +8,7 @@ import type { ShardReport } from '../shard/stats.ts';
 import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
 import { postRoutes } from './http-post.ts';
+import { storeRoutes } from './http-store.ts';
 import { serverMetrics } from './metrics.ts';
 import { dashboardRoutes } from './dashboard.ts';
 
@@ -18,6 +19,7 @@ export interface ApiContext {
   groups: GroupService;
   log: Logger;
   token: string | undefined;
+  syncLimit: number;
 }
 
 /** Whole-server figures: per-shard reports summed, distinct users and rooms from the shared table. */
@@ -66,6 +68,7 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
     },
     ...groupRoutes(ctx.groups, ctx.pool),
     ...postRoutes(ctx.pool),
+    ...storeRoutes(ctx.pool.store?.client, ctx.syncLimit),
     '/summary': async (_req, url, res) => {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
       sendJson(res, 200, await summary(ctx, appid));
@@ -116,8 +119,12 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       ]);
       const shards = await Promise.all(ctx.pool.shards.map((s) => answered(s.control.ping())));
       const channel = await answered(ctx.pool.channel?.control.ping());
-      const ok = shards.every(Boolean) && channel;
-      sendJson(res, ok ? 200 : 503, { ok, shards, channel: ctx.pool.channel === undefined ? 'standalone' : channel });
+      const store = ctx.pool.store === undefined ? true
+        : await Promise.race([ctx.pool.store.control.ping(), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]).catch(() => false);
+      const ok = shards.every(Boolean) && channel && store;
+      sendJson(res, ok ? 200 : 503, {
+        ok, shards, channel: ctx.pool.channel === undefined ? 'standalone' : channel, store: ctx.pool.store === undefined ? 'off' : store,
+      });
     },
   };
 }

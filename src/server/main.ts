@@ -37,6 +37,13 @@ if (sampleToken !== undefined) {
     'Set IM_JWT_SECRET and use `npm run token -- APPID UID` to issue lasting tokens.\n');
 }
 
+if (config.store === 'off') {
+  log.warn('IM_STORE=off: no message store; messages to offline users are lost and SYNC answers empty');
+} else if (config.store === 'sqlite' && config.routeAddrs.length > 0) {
+  log.warn({ file: config.storeDb },
+    'IM_ROUTE_ADDRS is set but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
+    + 'from another access server. Linked servers must share one store: set IM_STORE_URL=postgres://…');
+}
 const table = SubscriberTable.create(config.subscriberCapacity);
 const groupSource = createGroupSource(config);
 const groups = new GroupService(groupSource, (appid, gid) => pool.invalidateGroup(appid, gid), log);
@@ -45,7 +52,7 @@ if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
 const ports = await acceptors.listen(config);
-const api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks }, config.httpHost, config.httpPort);
+const api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit }, config.httpHost, config.httpPort);
 const httpPort = (api.address() as { port: number }).port;
 logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
 

@@ -8,11 +8,14 @@ import { ChannelPort } from '../threads/channel-port.ts';
 import type { ChannelControl, ChannelStart } from '../channel/control.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../shard/control.ts';
 import { endpoint } from '../threads/endpoint.ts';
+import type { StoreControl, StoreStart } from '../store/control.ts';
+import { StoreClient } from '../store/client.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import { releaseShard } from './release.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
+const STORE_ENTRY = new URL('../../workers/store.ts', import.meta.url);
 
 export interface ShardHandle {
   index: number;
@@ -37,6 +40,8 @@ export class ShardPool {
   readonly shards: ShardHandle[] = [];
   /** The Channel thread, when routers are configured. */
   channel: { worker: Worker; control: Comlink.Remote<ChannelControl>; ready: boolean } | undefined;
+  /** The message store thread, unless IM_STORE=off. */
+  store: { worker: Worker; control: Comlink.Remote<StoreControl>; client: StoreClient } | undefined;
   readonly #config: ServerConfig;
   readonly #table: SubscriberTable;
   readonly #services: MainServices;
@@ -64,12 +69,36 @@ export class ShardPool {
       }
     }
     const toChannel: (MessagePort | undefined)[] = config.routeAddrs.length > 0 ? this.#spawnChannel() : new Array(n).fill(undefined);
-    for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], 0));
+    const toStore: (MessagePort | undefined)[] = config.store !== 'off' ? this.#spawnStore() : new Array(n).fill(undefined);
+    for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], toStore[index], 0));
+  }
+
+  /**
+   * Starts the store thread; returns the port each shard asks it on. The main thread keeps
+   * one of its own (the HTTP API's reads). The store thread is not restarted if it dies:
+   * saves and syncs then fail by their deadline (no ACK, no reply) and /healthz says so.
+   */
+  #spawnStore(): MessagePort[] {
+    const n = this.#config.shards;
+    const mine: MessagePort[] = [];
+    const theirs: MessagePort[] = [];
+    for (let i = 0; i <= n; i++) {
+      const { port1, port2 } = new MessageChannel();
+      mine.push(port1);
+      theirs.push(port2);
+    }
+    const { port1, port2 } = new MessageChannel();
+    const start: StoreStart = { config: this.#config, ports: theirs, control: port2 };
+    const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store' });
+    worker.on('error', (err) => this.#log.error({ err }, 'store worker failed'));
+    worker.on('exit', (code) => { if (!this.#stopping) this.#log.error({ code }, 'store worker exited: messages are not stored or synced'); });
+    this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(mine[n]!, this.#config.storeTimeoutMs) };
+    return mine.slice(0, n);
   }
 
   /** Resolves once every shard (and the Channel) answers on its control port. */
   async ready(): Promise<void> {
-    await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping()]);
+    await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping(), this.store?.control.ping()]);
   }
 
   /** Moves a paused, unread socket to the least-loaded shard. */
@@ -115,6 +144,10 @@ export class ShardPool {
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
+    if (this.store !== undefined) {
+      await this.store.control.stop();
+      await this.store.worker.terminate();
+    }
   }
 
   /**
@@ -155,16 +188,16 @@ export class ShardPool {
     await this.channel?.control.crash();
   }
 
-  #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, restarts: number): ShardHandle {
+  #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, store: MessagePort | undefined, restarts: number): ShardHandle {
     const { port1, port2 } = new MessageChannel();
     const svc = new MessageChannel();
     Comlink.expose(this.#services, endpoint(svc.port1));
     const ledger = SubscriberTable.create(this.#config.subscriberCapacity);
     const start: ShardStart = {
       index, config: this.#config, table: this.#table.buffer, ledger: ledger.buffer, load: this.#loadBuffer,
-      peers, control: port2, channel, services: svc.port2,
+      peers, control: port2, channel, services: svc.port2, store,
     };
-    const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : [])];
+    const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : []), ...(store ? [store] : [])];
     const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
     const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, restarts };
     handle.control.ping().then(() => { handle.ready = true; }, () => {});
@@ -205,8 +238,14 @@ export class ShardPool {
       channel = port1;
       wiring.push(this.channel.control.setShard(i, Comlink.transfer(port2, [port2 as never])));
     }
+    let store: MessagePort | undefined;
+    if (this.store !== undefined) {
+      const { port1, port2 } = new MessageChannel();
+      store = port1;
+      wiring.push(this.store.control.addPort(Comlink.transfer(port2, [port2 as never])));
+    }
     await Promise.all(wiring);
-    const fresh = this.#spawn(i, peers, channel, dead.restarts + 1);
+    const fresh = this.#spawn(i, peers, channel, store, dead.restarts + 1);
     this.shards[i] = fresh;
     this.#log.warn({ shard: i, restarts: fresh.restarts }, 'shard restarted');
   }

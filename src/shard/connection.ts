@@ -1,4 +1,4 @@
-import { FrameDecoder, HEADER_SIZE, ProtocolError, bodyFor, writeHeader, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
+import { FrameDecoder, ProtocolError, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
 
@@ -28,6 +28,8 @@ export class Connection implements RouteClient, TransportEvents {
   platform = 0;
   /** The client's protocol version: 0 until a successful auth sets it. */
   version = 0;
+  /** The device as the store records it (SELF in a sync); 0 for WEB or no device id. */
+  deviceNo = 0;
   /** Online for push (see Identity.notificationOn). */
   online = true;
   authed = false;
@@ -38,7 +40,10 @@ export class Connection implements RouteClient, TransportEvents {
   lastRecv: number;
   readonly transport: ServerTransport;
   #seq = 0;
+  readonly #nextSeq = () => ++this.#seq;
   #queue: OutFrame[] = [];
+  /** Frames in the queue the limit may drop (not part of a reply that must arrive whole). */
+  #droppable = 0;
   #blocked = false;
   #dead = false;
   #failed = false;
@@ -89,9 +94,9 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead) return;
     // The cap applies while the socket pushes back; a reading client gets every frame of a
     // burst (one turn's worth) in one write.
-    if (this.#blocked && this.#queue.length >= this.#queueLimit) {
-      this.#queue.shift();
-      this.#owner.onDropped(this, 1);
+    if (f.keep !== true) {
+      if (this.#blocked && this.#droppable >= this.#queueLimit) this.#dropOldest();
+      this.#droppable++;
     }
     this.#queue.push(f);
     if (this.#queue.length === 1 && !this.#blocked) this.#owner.markDirty(this);
@@ -102,22 +107,26 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead || this.#blocked || this.#queue.length === 0) return;
     const frames = this.#queue;
     this.#queue = [];
+    this.#droppable = 0;
     const v = this.version;
     const counts = this.#owner.framesOutByCmd;
     let total = 0;
     for (const f of frames) {
       counts[f.cmd]!++;
-      total += HEADER_SIZE + bodyFor(f, v).length;
+      total += wireSize(f, v);
     }
     const b = Buffer.allocUnsafe(total);
     let p = 0;
-    for (const f of frames) {
-      const body = bodyFor(f, v);
-      writeHeader(b, p, body.length, ++this.#seq, f.cmd, v, f.flag);
-      body.copy(b, p + HEADER_SIZE);
-      p += HEADER_SIZE + body.length;
-    }
+    for (const f of frames) p = writeOut(b, p, f, v, this.#nextSeq);
     if (!this.transport.write(b)) this.#blocked = true;
+  }
+
+  /** The oldest frame the limit may drop (its METADATA and notify go with it). */
+  #dropOldest(): void {
+    const i = this.#queue.findIndex((f) => f.keep !== true);
+    this.#queue.splice(i, 1);
+    this.#droppable--;
+    this.#owner.onDropped(this, 1);
   }
 
   drained(): void {
@@ -143,6 +152,7 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead) return;
     this.#dead = true;
     this.#queue = [];
+    this.#droppable = 0;
     this.#owner.onClose(this);
   }
 }

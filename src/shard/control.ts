@@ -50,6 +50,8 @@ export interface ShardStart {
   channel?: MessagePort;
   /** Services the main thread offers shards (comlink): MainServices. */
   services: MessagePort;
+  /** Port to the store thread (absent with IM_STORE=off). */
+  store?: MessagePort;
 }
 
 export interface MainServices {

@@ -1,24 +1,26 @@
-import { AckStatus, Cmd, Flag, ProtocolError, codecs, encodeBody, fromV0Body, outFrame, type Frame, type OutFrame } from '../protocol/index.ts';
+import { AckStatus, Cmd, Flag, ProtocolError, codecs, encodeBody, fromV0Body, setTimestamp, type Frame, type OutFrame } from '../protocol/index.ts';
 import type { Group } from '../groups/source.ts';
 import type { GroupCache } from '../groups/cache.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Connection } from './connection.ts';
-import { ack } from './replies.ts';
+import { ackFrame, type Messaging } from './messaging.ts';
 import type { Routing } from './routing.ts';
 import type { ShardStats } from './stats.ts';
 
 export const GroupSend = { OK: 0, NOT_MEMBER: AckStatus.NOT_GROUP_MEMBER, NO_GROUP: AckStatus.GROUP_NONEXISTENT, MUTED: -1 } as const;
 
-/** Group messages on a shard: membership checks, then the routing pipeline's toGroup. */
+/** Group messages on a shard: membership checks, then the store and the routing pipeline. */
 export class ShardGroups {
   readonly cache: GroupCache;
   readonly #routing: Routing;
+  readonly #messaging: Messaging;
   readonly #stats: ShardStats;
   readonly #log: Logger;
 
-  constructor(cache: GroupCache, routing: Routing, stats: ShardStats, log: Logger) {
+  constructor(cache: GroupCache, routing: Routing, messaging: Messaging, stats: ShardStats, log: Logger) {
     this.cache = cache;
     this.#routing = routing;
+    this.#messaging = messaging;
     this.#stats = stats;
     this.#log = log;
   }
@@ -31,33 +33,39 @@ export class ShardGroups {
       this.#stats.spoofed++;
       return;
     }
-    const body = f.version === 0 ? fromV0Body(f.body) : f.body;
+    // The body outlives the read chunk: its own copy, in the v2 layout, stamped now.
+    const body = f.version === 0 ? fromV0Body(f.body) : Buffer.from(f.body);
+    setTimestamp(body, Cmd.GROUP_IM, Math.floor(Date.now() / 1000));
     this.#withGroup(c.appid, m.receiver, (g) => {
       if (c.dead) return;
-      const r = this.send(g, m.sender, body, f.flag, c);
+      const r = check(g, m.sender);
       // A muted member's message is dropped, as the reference does, but still acknowledged.
-      if (r === GroupSend.MUTED) return c.send(ack(f.seq, c.version));
-      c.send(ack(f.seq, c.version, r, g?.super ? Flag.SUPER_GROUP : 0));
+      if (r === GroupSend.MUTED) return c.send(ackFrame(f.seq, c.version, 0, 0, undefined));
+      if (r !== GroupSend.OK) return c.send(ackFrame(f.seq, c.version, r, 0, undefined));
+      this.#stats.messagesIn++;
+      this.#messaging.group(g!, m.sender, c.deviceNo, body, f.flag, c).then(
+        (own) => c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own)),
+        (err: unknown) => {
+          this.#stats.storeFailures++;
+          this.#log.warn({ err: (err as Error).message, conn: c.id }, 'GROUP_IM: the store failed; not delivered, not acknowledged');
+        });
     });
   }
 
   /** POST /post_group_message: a group message from `sender`, without a connection. */
   async post(appid: number, sender: number, gid: number, content: Buffer): Promise<number> {
     const g = await this.cache.get(appid, gid);
-    const body = encodeBody(codecs.GROUP_IM, { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content }, 1);
-    return this.send(g, sender, body, 0, null);
+    const r = check(g, sender);
+    if (r !== GroupSend.OK) return r;
+    const body = encodeBody(codecs.GROUP_IM, { sender, receiver: gid, timestamp: Math.floor(Date.now() / 1000), msgid: 0, content }, 2);
+    this.#stats.messagesIn++;
+    await this.#messaging.group(g!, sender, 0, body, 0, null);
+    return GroupSend.OK;
   }
 
-  /** Checks the sender's membership, then routes; `exclude` is the sending connection, if any. */
-  send(g: Group | null, sender: number, body: Buffer, flag: number, exclude: Connection | null): number {
-    if (g === null) return GroupSend.NO_GROUP;
-    const muted = g.members.get(sender);
-    if (muted === undefined) return GroupSend.NOT_MEMBER;
-    if (muted) return GroupSend.MUTED;
-    this.#stats.messagesIn++;
-    const out = outFrame(Cmd.GROUP_IM, flag | Flag.PUSH | (g.super ? Flag.SUPER_GROUP : 0), body);
-    this.#routing.toGroup(g, out, sender, { exclude, push: true });
-    return GroupSend.OK;
+  /** The group, loaded into the cache if need be (null: none in that app). */
+  load(appid: number, gid: number): Promise<Group | null> {
+    return Promise.resolve(this.cache.get(appid, gid));
   }
 
   /** A group message handed over by another shard or by the router: this shard's members only. */
@@ -70,4 +78,12 @@ export class ShardGroups {
     if (g === null || !(g instanceof Promise)) return then(g);
     g.then(then, (err: unknown) => this.#log.error({ err, appid, gid }, 'group load failed'));
   }
+}
+
+/** Whether `sender` may post to the group. */
+function check(g: Group | null, sender: number): number {
+  if (g === null) return GroupSend.NO_GROUP;
+  const muted = g.members.get(sender);
+  if (muted === undefined) return GroupSend.NOT_MEMBER;
+  return muted ? GroupSend.MUTED : GroupSend.OK;
 }

@@ -1,6 +1,8 @@
 import { AckStatus, Cmd, Flag, codecs, encodeBody, outFrame, type MessageCodec } from '../protocol/index.ts';
+import { QueueKind, type SaveItem } from '../store/types.ts';
 import type { PostRequest } from './control.ts';
 import type { ShardGroups } from './groups.ts';
+import type { Messaging } from './messaging.ts';
 import type { Routing } from './routing.ts';
 import type { ShardStats } from './stats.ts';
 
@@ -9,54 +11,66 @@ function body<T>(codec: MessageCodec<T>, m: T): Buffer {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+const item = (appid: number, uid: number, cmd: number, b: Buffer): SaveItem => ({ appid, kind: QueueKind.USER, owner: uid, deviceId: 0, cmd, body: b });
+
+export interface InjectContext {
+  readonly routing: Routing;
+  readonly messaging: Messaging;
+  readonly groups: ShardGroups;
+  readonly stats: ShardStats;
+}
 
 /**
- * A message posted through the HTTP API, routed exactly as a client's would be. Resolves
- * with 0, or an AckStatus for a group that does not exist.
+ * A message posted through the HTTP API. Kinds the store keeps are saved, and their
+ * receivers told SYNC_NOTIFY (STORE.md §1); the others are routed as a client's would be.
+ * Resolves with 0, or a GroupSend / AckStatus code. Rejects when the store fails.
  */
-export async function inject(routing: Routing, groups: ShardGroups, stats: ShardStats, p: PostRequest): Promise<number> {
+export async function inject(x: InjectContext, p: PostRequest): Promise<number> {
   const content = Buffer.from(p.content);
-  stats.messagesIn++;
+  x.stats.messagesIn++;
   switch (p.type) {
     case 'peer': {
       const b = body(codecs.IM, { sender: p.sender, receiver: p.receiver, timestamp: now(), msgid: 0, content });
-      routing.toUser(p.appid, p.receiver, outFrame(Cmd.IM, Flag.PUSH, b), { push: true });
-      if (p.sender !== p.receiver) routing.toUser(p.appid, p.sender, outFrame(Cmd.IM, Flag.PUSH | Flag.SELF, b));
-      return 0;
-    }
-    case 'realtime':
-      routing.toUser(p.appid, p.receiver, outFrame(Cmd.RT, 0, body(codecs.RT, { sender: p.sender, receiver: p.receiver, content })));
-      return 0;
-    case 'room':
-      routing.toRoom(p.appid, p.room, outFrame(Cmd.ROOM_IM, Flag.PUSH, body(codecs.ROOM_IM, { sender: p.sender, receiver: p.room, content })));
-      return 0;
-    case 'notification':
-      routing.toUser(p.appid, p.uid, outFrame(Cmd.NOTIFICATION, Flag.PUSH, content));
-      return 0;
-    case 'system': {
-      const f = outFrame(Cmd.SYSTEM, Flag.PUSH, content);
-      for (const uid of p.receivers) routing.toUser(p.appid, uid, f, { push: true });
+      const items = [item(p.appid, p.receiver, Cmd.IM, b)];
+      if (p.sender !== p.receiver) items.push(item(p.appid, p.sender, Cmd.IM, b));
+      await x.messaging.posted(items, { frame: outFrame(Cmd.IM, Flag.PUSH, b), to: [p.receiver] });
       return 0;
     }
     case 'customer': {
       const b = body(codecs.CUSTOMER_V2, {
         sender_appid: p.senderAppid, sender: p.sender, receiver_appid: p.receiverAppid, receiver: p.receiver, timestamp: now(), content,
       });
-      routing.toUser(p.receiverAppid, p.receiver, outFrame(Cmd.CUSTOMER_V2, Flag.PUSH, b), { push: true });
+      await x.messaging.posted([item(p.receiverAppid, p.receiver, Cmd.CUSTOMER_V2, b), item(p.senderAppid, p.sender, Cmd.CUSTOMER_V2, b)],
+        { frame: outFrame(Cmd.CUSTOMER_V2, Flag.PUSH, b), to: [p.receiver] });
       return 0;
     }
+    case 'system':
+      if (p.receivers.length === 0) return 0;
+      await x.messaging.posted(p.receivers.map((uid) => item(p.appid, uid, Cmd.SYSTEM, content)), { frame: outFrame(Cmd.SYSTEM, Flag.PUSH, content), to: p.receivers });
+      return 0;
     case 'group_notification': {
-      let members = p.members;
-      if (members === undefined) {
-        const g = await groups.cache.get(p.appid, p.gid);
-        if (g === null) return AckStatus.GROUP_NONEXISTENT;
-        members = [...g.members.keys()];
+      const g = await x.groups.load(p.appid, p.gid);
+      if (g === null && p.members === undefined) return AckStatus.GROUP_NONEXISTENT;
+      if (g !== null && g.super) {
+        await x.messaging.postedToGroup(g, Cmd.GROUP_NOTIFICATION, content);
+        return 0;
       }
-      const f = outFrame(Cmd.GROUP_NOTIFICATION, Flag.PUSH, content);
-      for (const uid of members) routing.toUser(p.appid, uid, f);
+      // Normal group: the given members and the current ones, each in their own queue.
+      const members = new Set([...(p.members ?? []), ...(g?.members.keys() ?? [])]);
+      if (members.size === 0) return AckStatus.GROUP_NONEXISTENT;
+      await x.messaging.posted([...members].map((uid) => item(p.appid, uid, Cmd.GROUP_NOTIFICATION, content)));
       return 0;
     }
     case 'group':
-      return groups.post(p.appid, p.sender, p.gid, content);
+      return x.groups.post(p.appid, p.sender, p.gid, content);
+    case 'realtime':
+      x.routing.toUser(p.appid, p.receiver, outFrame(Cmd.RT, 0, body(codecs.RT, { sender: p.sender, receiver: p.receiver, content })));
+      return 0;
+    case 'room':
+      x.routing.toRoom(p.appid, p.room, outFrame(Cmd.ROOM_IM, 0, body(codecs.ROOM_IM, { sender: p.sender, receiver: p.room, content })));
+      return 0;
+    case 'notification':
+      x.routing.toUser(p.appid, p.uid, outFrame(Cmd.NOTIFICATION, 0, content));
+      return 0;
   }
 }

@@ -8,10 +8,8 @@ import type { Delivery } from './delivery.ts';
 export interface SendOptions {
   /** The sending connection: never written back to it. */
   exclude?: Connection | null;
-  /** Offline push (through the router) for a receiver online nowhere. */
-  push?: boolean;
-  /** The message's key in the receiver's store queue, carried in the route message (0: none). */
-  msgid?: number;
+  /** Offline push (through the router) for a receiver online nowhere: this frame. */
+  push?: OutFrame;
 }
 
 /**
@@ -34,8 +32,14 @@ export class Routing {
   toUser(appid: number, uid: number, f: OutFrame, o: SendOptions = {}): void {
     this.#delivery.toUser(appid, uid, f, o.exclude ?? null);
     const ch = this.#channel();
-    if (ch.linked) ch.publish(Cmd.PUBLISH, appid, uid, o.msgid ?? 0, f);
-    if (o.push === true && !this.#table.isUserOnline(appid, uid)) ch.push(appid, [uid], f);
+    // A stored message's key travels as the route message's msgid (STORE.md §3.3).
+    if (ch.linked) ch.publish(Cmd.PUBLISH, appid, uid, f.meta?.key ?? 0, f);
+    if (o.push !== undefined && !this.#table.isUserOnline(appid, uid)) ch.push(appid, [uid], o.push);
+  }
+
+  /** Offline push to one user, if online nowhere. */
+  pushTo(appid: number, uid: number, f: OutFrame): void {
+    if (!this.#table.isUserOnline(appid, uid)) this.#channel().push(appid, [uid], f);
   }
 
   toRoom(appid: number, room: number, f: OutFrame, exclude: Connection | null = null): void {
@@ -56,13 +60,17 @@ export class Routing {
     this.#delivery.toOtherShards(g.appid, g.id, f);
     const ch = this.#channel();
     if (ch.linked) {
-      if (g.super) ch.publish(Cmd.PUBLISH_GROUP, g.appid, g.id, 0, f);
+      if (g.super) ch.publish(Cmd.PUBLISH_GROUP, g.appid, g.id, f.meta?.key ?? 0, f);
       else for (const uid of g.members.keys()) ch.publish(Cmd.PUBLISH, g.appid, uid, 0, f);
     }
-    if (o.push !== true) return;
+    if (o.push !== undefined) this.pushOffline(g, sender, o.push);
+  }
+
+  /** Offline push of a group message to the members online nowhere, but the sender. */
+  pushOffline(g: Group, sender: number, f: OutFrame): void {
     const offline: number[] = [];
     for (const uid of g.members.keys()) if (uid !== sender && !this.#table.isUserOnline(g.appid, uid)) offline.push(uid);
-    if (offline.length > 0) ch.push(g.appid, offline, f);
+    if (offline.length > 0) this.#channel().push(g.appid, offline, f);
   }
 
   /** A group's members on this shard only (a hand-off from another shard or the router). */

@@ -20,6 +20,8 @@ import { Delivery } from './delivery.ts';
 import { dispatch, type DispatchContext } from './dispatch.ts';
 import { ShardGroups } from './groups.ts';
 import { inject } from './inject.ts';
+import { Messaging } from './messaging.ts';
+import type { StoreClient } from '../store/client.ts';
 import { CountingTable, Presence } from './presence.ts';
 import { Routing } from './routing.ts';
 import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
@@ -39,6 +41,8 @@ export interface ShardDeps {
   log: Logger;
   /** Loads a group from the server's group source (in the main thread). */
   loadGroup: (appid: number, gid: number) => Promise<Group | null>;
+  /** The message store thread; null with IM_STORE=off. */
+  store: StoreClient | null;
 }
 
 /**
@@ -52,6 +56,7 @@ export class Shard implements ConnectionOwner {
   readonly config: ServerConfig;
   readonly delivery: Delivery;
   readonly routing: Routing;
+  readonly messaging: Messaging;
   readonly presence: Presence;
   readonly groups: ShardGroups;
   readonly stats: ShardStats = emptyShardStats();
@@ -83,10 +88,17 @@ export class Shard implements ConnectionOwner {
     this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
     this.delivery = new Delivery(d.index, d.table, routes, d.peers);
     this.routing = new Routing(this.delivery, d.table, channel);
-    const cache = new GroupCache(d.loadGroup, d.config.groupCacheSize, d.config.groupCacheIdleS * 1000);
-    this.groups = new ShardGroups(cache, this.routing, this.stats, d.log);
+    const c = d.config;
+    this.messaging = new Messaging({
+      routing: this.routing, store: d.store, stats: this.stats, log: d.log,
+      syncLimit: c.syncLimit, syncHardLimit: c.syncHardLimit, groupSyncLimit: c.groupSyncLimit, kefuAppid: c.kefuAppid,
+    });
+    const cache = new GroupCache(d.loadGroup, c.groupCacheSize, c.groupCacheIdleS * 1000);
+    this.groups = new ShardGroups(cache, this.routing, this.messaging, this.stats, d.log);
     this.delivery.onGroup = (appid, gid, f) => this.groups.fromElsewhere(appid, gid, f);
-    this.#ctx = { routing: this.routing, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log };
+    this.#ctx = {
+      routing: this.routing, messaging: this.messaging, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
+    };
     this.#wsHttp = this.#wsServer(http.createServer(), 'ws');
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
       const creds = { cert: d.config.tlsCert, key: d.config.tlsKey };
@@ -128,7 +140,7 @@ export class Shard implements ConnectionOwner {
 
   /** POST /post_* from the HTTP API. */
   post(p: PostRequest): Promise<number> {
-    return inject(this.routing, this.groups, this.stats, p);
+    return inject(this.#ctx, p);
   }
 
   // ConnectionOwner

@@ -19,12 +19,16 @@ export interface ShardStats {
   spoofed: number;
   /** Connections closed because handling their frame threw (a bug, logged at error). */
   internalErrors: number;
+  /** Messages neither delivered nor acknowledged, and syncs unanswered, because the store failed. */
+  storeFailures: number;
+  /** Messages dropped by a rule (CUSTOMER_V2 with neither side the customer-service app). */
+  refused: number;
 }
 
 export function emptyShardStats(): ShardStats {
   return {
     accepted: 0, logins: 0, authFailures: 0, authTimeouts: 0, authRefusedFull: 0, roomRefusedFull: 0,
-    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0,
+    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0, storeFailures: 0, refused: 0,
   };
 }
 

@@ -19,7 +19,8 @@ export interface Im extends Started {
 export async function startIm(env: Record<string, string> = {}): Promise<Im> {
   const p = await startProcess('src/server/main.ts', {
     IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn', IM_SHARDS: '3',
-    IM_HOST: '127.0.0.1', IM_GROUP_DB: join(mkdtempSync(join(tmpdir(), 'im-groups-')), 'groups.db'), ...env,
+    IM_HOST: '127.0.0.1', IM_GROUP_DB: join(mkdtempSync(join(tmpdir(), 'im-groups-')), 'groups.db'),
+    IM_STORE_DB: join(mkdtempSync(join(tmpdir(), 'im-store-')), 'messages.db'), ...env,
   });
   return Object.assign(p, {
     port: p.ready.tcp as number, wsPort: p.ready.ws as number, httpPort: p.ready.http as number,

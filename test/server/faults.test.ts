@@ -15,7 +15,7 @@ let im: Im;
 const clients: ImClient[] = [];
 
 test.before(loud(async () => {
-  im = await startIm({ IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
+  im = await startIm({ IM_STORE: 'off', IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
 }));
 
 test.after(loud(async () => {

@@ -1,0 +1,21 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { ServerConfig } from '../config/server.ts';
+import type { StoreStats } from './protocol.ts';
+
+/** The start-up message of the store worker. */
+export interface StoreStart {
+  config: ServerConfig;
+  /** One port per client thread: each shard by index, then the main thread's. */
+  ports: MessagePort[];
+  control: MessagePort;
+}
+
+export interface StoreControl {
+  stats(): StoreStats;
+  /** Whether the engine answers now. */
+  ping(): Promise<boolean>;
+  /** A restarted shard's new port. */
+  addPort(port: MessagePort): void;
+  /** Finishes what was asked, then closes the engine. */
+  stop(): Promise<void>;
+}

@@ -1,0 +1,179 @@
+import postgres from 'postgres';
+import { StoreError, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+
+/*
+ * The same tables as the embedded engine, for several access servers sharing one store.
+ * Every key starts with (appid, kind, owner): a table can be partitioned, or distributed
+ * with Citus, by those columns without touching a query.
+ */
+const SCHEMA = [
+  `CREATE TABLE IF NOT EXISTS im_queues (
+     appid bigint NOT NULL, kind smallint NOT NULL, owner bigint NOT NULL, last_key bigint NOT NULL,
+     PRIMARY KEY (appid, kind, owner))`,
+  `CREATE TABLE IF NOT EXISTS im_messages (
+     appid bigint NOT NULL, kind smallint NOT NULL, owner bigint NOT NULL, key bigint NOT NULL,
+     device_id bigint NOT NULL, cmd smallint NOT NULL, body bytea NOT NULL, saved_at bigint NOT NULL,
+     PRIMARY KEY (appid, kind, owner, key))`,
+  'CREATE INDEX IF NOT EXISTS im_messages_saved_at ON im_messages (saved_at)',
+  `CREATE TABLE IF NOT EXISTS im_acked_keys (
+     appid bigint NOT NULL, uid bigint NOT NULL, gid bigint NOT NULL, key bigint NOT NULL,
+     PRIMARY KEY (appid, uid, gid))`,
+];
+
+type Row = Record<string, unknown>;
+const num = (v: unknown) => Number(v);
+const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
+
+/**
+ * PostgreSQL engine. Keys are assigned per queue by an upsert of the queue's row, which
+ * holds that row's lock until the transaction commits: another server saving to the same
+ * queue waits, so its (greater) key becomes visible only after ours. A batch takes its
+ * queue rows in one sorted order, so two servers' batches cannot deadlock on each other.
+ * Driver: `postgres` (pure JavaScript, no native build, pipelines queries on a connection).
+ */
+export class PostgresStore implements StoreEngine {
+  readonly #sql: postgres.Sql;
+
+  private constructor(sql: postgres.Sql) {
+    this.#sql = sql;
+  }
+
+  static async open(url: string): Promise<PostgresStore> {
+    const sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
+    const s = new PostgresStore(sql);
+    try {
+      await sql.begin(async (tx) => {
+        // One server creates the tables; others starting at the same moment wait for it.
+        await tx`SELECT pg_advisory_xact_lock(7291)`;
+        for (const ddl of SCHEMA) await tx.unsafe(ddl);
+      });
+    } catch (err) {
+      // Not reachable yet: the tables are made on first use once it is (see #ready).
+      s.#schemaPending = err;
+    }
+    return s;
+  }
+
+  #schemaPending: unknown = undefined;
+
+  async #ready(): Promise<void> {
+    if (this.#schemaPending === undefined) return;
+    await this.#sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(7291)`;
+      for (const ddl of SCHEMA) await tx.unsafe(ddl);
+    });
+    this.#schemaPending = undefined;
+  }
+
+  async save(items: SaveItem[]): Promise<Saved[]> {
+    if (items.length === 0) return [];
+    const counts = new Map<string, { appid: number; kind: number; owner: number; last_key: number }>();
+    for (const it of items) {
+      const id = qid(it);
+      const c = counts.get(id);
+      if (c === undefined) counts.set(id, { appid: it.appid, kind: it.kind, owner: it.owner, last_key: 1 });
+      else c.last_key++;
+    }
+    const queues = [...counts.values()].sort((a, b) => a.appid - b.appid || a.kind - b.kind || a.owner - b.owner);
+    const now = Date.now();
+    try {
+      await this.#ready();
+      return await this.#sql.begin(async (tx) => {
+        const rows = await tx<Row[]>`
+          INSERT INTO im_queues ${tx(queues, 'appid', 'kind', 'owner', 'last_key')}
+          ON CONFLICT (appid, kind, owner) DO UPDATE SET last_key = im_queues.last_key + excluded.last_key
+          RETURNING appid, kind, owner, last_key`;
+        // The first key of this batch in each queue.
+        const next = new Map<string, number>();
+        for (const r of rows) {
+          const id = `${num(r.appid)}:${num(r.kind)}:${num(r.owner)}`;
+          next.set(id, num(r.last_key) - counts.get(id)!.last_key + 1);
+        }
+        const out: Saved[] = [];
+        const messages = items.map((it) => {
+          const id = qid(it);
+          const key = next.get(id)!;
+          next.set(id, key + 1);
+          out.push({ key, prev: key - 1 });
+          return { appid: it.appid, kind: it.kind, owner: it.owner, key, device_id: it.deviceId, cmd: it.cmd, body: Buffer.from(it.body), saved_at: now };
+        });
+        for (let i = 0; i < messages.length; i += 1000) {
+          await tx`INSERT INTO im_messages ${tx(messages.slice(i, i + 1000), 'appid', 'kind', 'owner', 'key', 'device_id', 'cmd', 'body', 'saved_at')}`;
+        }
+        return out;
+      });
+    } catch (err) {
+      throw new StoreError('ERR_STORE_WRITE', `saving ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async page(q: QueueRef, after: number, limit: number): Promise<Page> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`
+      SELECT key, device_id, cmd, body FROM im_messages
+      WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after} ORDER BY key LIMIT ${limit + 1}`;
+    const more = rows.length > limit;
+    const messages = rows.slice(0, limit).map(toMessage);
+    return { messages, newest: await this.#newest(q), more };
+  }
+
+  async newestPage(q: QueueRef, after: number, limit: number): Promise<Page> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`
+      SELECT key, device_id, cmd, body FROM im_messages
+      WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after} ORDER BY key DESC LIMIT ${limit}`;
+    return { messages: rows.map(toMessage).reverse(), newest: await this.#newest(q), more: false };
+  }
+
+  async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`
+      SELECT key, device_id, cmd, body FROM im_messages
+      WHERE appid = ${appid} AND kind = 0 AND owner = ${uid} AND cmd IN ${this.#sql(cmds as number[])} ORDER BY key DESC LIMIT ${limit}`;
+    return rows.map(toMessage).reverse();
+  }
+
+  async acked(appid: number, uid: number, gid: number): Promise<number> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`SELECT key FROM im_acked_keys WHERE appid = ${appid} AND uid = ${uid} AND gid = ${gid}`;
+    return rows.length === 0 ? 0 : num(rows[0]!.key);
+  }
+
+  async ack(appid: number, uid: number, gid: number, key: number): Promise<void> {
+    await this.#ready();
+    await this.#sql`
+      INSERT INTO im_acked_keys (appid, uid, gid, key) VALUES (${appid}, ${uid}, ${gid}, ${key})
+      ON CONFLICT (appid, uid, gid) DO UPDATE SET key = greatest(im_acked_keys.key, excluded.key)`;
+  }
+
+  async countAfter(appid: number, uid: number, after: number): Promise<number> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`SELECT count(*) AS n FROM im_messages WHERE appid = ${appid} AND kind = 0 AND owner = ${uid} AND key > ${after}`;
+    return num(rows[0]!.n);
+  }
+
+  async sweep(beforeMs: number, max: number): Promise<number> {
+    await this.#ready();
+    const r = await this.#sql`
+      DELETE FROM im_messages WHERE (appid, kind, owner, key) IN (
+        SELECT appid, kind, owner, key FROM im_messages WHERE saved_at < ${beforeMs} LIMIT ${max})`;
+    return r.count;
+  }
+
+  async ping(): Promise<void> {
+    await this.#sql`SELECT 1`;
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 2 });
+  }
+
+  async #newest(q: QueueRef): Promise<number> {
+    const rows = await this.#sql<Row[]>`SELECT last_key FROM im_queues WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner}`;
+    return rows.length === 0 ? 0 : num(rows[0]!.last_key);
+  }
+}
+
+function toMessage(r: Row): StoredMessage {
+  return { key: num(r.key), deviceId: num(r.device_id), cmd: num(r.cmd), body: r.body as Uint8Array };
+}

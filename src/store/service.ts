@@ -1,0 +1,152 @@
+import type { MessagePort } from 'node:worker_threads';
+import * as hdr from 'hdr-histogram-js';
+import type { Logger } from '../log/logger.ts';
+import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
+import type { SaveItem, StoreEngine } from './types.ts';
+
+export interface StoreServiceOptions {
+  engine: StoreEngine;
+  name: string;
+  /** 0: keep messages for ever. */
+  retentionDays: number;
+  log: Logger;
+}
+
+const SWEEP_EVERY_MS = 1000;
+const SWEEP_ROWS = 2000;
+
+/**
+ * The store thread: the only writer of the store. Each batch a thread posts (one turn of
+ * its requests) is served in order: its saves together in one transaction, then the reads.
+ * A retention sweep deletes old messages a few thousand at a time between batches, so it
+ * never holds saving up for long.
+ */
+export class StoreService {
+  readonly #engine: StoreEngine;
+  readonly #name: string;
+  readonly #log: Logger;
+  readonly #retentionMs: number;
+  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+  #queue: Promise<void> = Promise.resolve();
+  #sweeper: NodeJS.Timeout | undefined;
+  #up = true;
+  #saved = 0;
+  #batches = 0;
+  #syncs = 0;
+  #errors = 0;
+  #swept = 0;
+
+  constructor(o: StoreServiceOptions) {
+    this.#engine = o.engine;
+    this.#name = o.name;
+    this.#log = o.log;
+    this.#retentionMs = o.retentionDays * 86_400_000;
+    if (this.#retentionMs > 0) {
+      this.#sweeper = setInterval(() => this.#serially(() => this.#sweep()), SWEEP_EVERY_MS);
+      this.#sweeper.unref();
+    }
+  }
+
+  listen(port: MessagePort): void {
+    port.on('message', (batch: StoreBatch) => {
+      void this.#serially(async () => port.postMessage(await this.#serve(batch)));
+    });
+  }
+
+  stats(): StoreStats {
+    const h = this.#latency;
+    return {
+      engine: this.#name, up: this.#up, saved: this.#saved, saveBatches: this.#batches, syncs: this.#syncs, errors: this.#errors, swept: this.#swept,
+      saveUs: { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue },
+    };
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.#engine.ping();
+      this.#up = true;
+    } catch {
+      this.#up = false;
+    }
+    return this.#up;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#queue;
+    await this.#engine.close();
+  }
+
+  /** Batches are served one after the other: a thread's requests keep their order. */
+  #serially(fn: () => Promise<void>): Promise<void> {
+    this.#queue = this.#queue.then(fn, fn).catch((err: unknown) => this.#log.error({ err }, 'store task failed'));
+    return this.#queue;
+  }
+
+  async #serve(batch: StoreBatch): Promise<StoreReplies> {
+    const replies: StoreReplies = [];
+    const saves: [number, SaveItem[]][] = [];
+    for (const [id, r] of batch) if (r.op === 'save') saves.push([id, r.items]);
+    if (saves.length > 0) {
+      const all = saves.flatMap(([, items]) => items);
+      const t0 = performance.now();
+      try {
+        const saved = await this.#engine.save(all);
+        this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+        this.#saved += all.length;
+        this.#batches++;
+        this.#healthy();
+        let at = 0;
+        for (const [id, items] of saves) {
+          replies.push([id, null, saved.slice(at, at + items.length)]);
+          at += items.length;
+        }
+      } catch (err) {
+        this.#failed(err);
+        for (const [id] of saves) replies.push([id, (err as Error).message, undefined]);
+      }
+    }
+    for (const [id, r] of batch) {
+      if (r.op === 'save') continue;
+      try {
+        replies.push([id, null, await this.#read(r)]);
+        this.#healthy();
+      } catch (err) {
+        this.#failed(err);
+        replies.push([id, (err as Error).message, undefined]);
+      }
+    }
+    return replies;
+  }
+
+  #read(r: Exclude<StoreRequest, { op: 'save' }>): Promise<unknown> {
+    const e = this.#engine;
+    switch (r.op) {
+      case 'page': this.#syncs++; return e.page(r.q, r.after, r.limit);
+      case 'newestPage': this.#syncs++; return e.newestPage(r.q, r.after, r.limit);
+      case 'latest': return e.latest(r.appid, r.uid, r.cmds, r.limit);
+      case 'acked': return e.acked(r.appid, r.uid, r.gid);
+      case 'ack': return e.ack(r.appid, r.uid, r.gid, r.key);
+      case 'count': return e.countAfter(r.appid, r.uid, r.after);
+    }
+  }
+
+  async #sweep(): Promise<void> {
+    try {
+      this.#swept += await this.#engine.sweep(Date.now() - this.#retentionMs, SWEEP_ROWS);
+    } catch (err) {
+      this.#failed(err);
+    }
+  }
+
+  #healthy(): void {
+    if (!this.#up) this.#log.info({ store: this.#name }, 'message store reachable again');
+    this.#up = true;
+  }
+
+  #failed(err: unknown): void {
+    this.#errors++;
+    if (this.#up) this.#log.error({ store: this.#name, err: (err as Error).message }, 'message store failed');
+    this.#up = false;
+  }
+}

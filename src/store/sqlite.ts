@@ -1,0 +1,152 @@
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { StoreError, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS queues (
+  appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL,
+  last_key INTEGER NOT NULL, PRIMARY KEY (appid, kind, owner)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS messages (
+  appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL, key INTEGER NOT NULL,
+  device_id INTEGER NOT NULL, cmd INTEGER NOT NULL, body BLOB NOT NULL, saved_at INTEGER NOT NULL,
+  PRIMARY KEY (appid, kind, owner, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_saved_at ON messages (saved_at);
+CREATE TABLE IF NOT EXISTS acked_keys (
+  appid INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, key INTEGER NOT NULL,
+  PRIMARY KEY (appid, uid, gid)) WITHOUT ROWID;
+`;
+
+type Row = Record<string, number | bigint | Uint8Array | null>;
+const num = (v: unknown) => Number(v);
+const LAST_KEYS_CACHED = 100_000;
+const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
+
+/**
+ * The embedded engine: one SQLite file in WAL mode, written by the store thread alone.
+ * Being the only writer, it keeps each queue's last key in memory (read from the file on
+ * first use) and hands keys out in save order; a batch is one transaction.
+ *
+ * Durability: synchronous=NORMAL in WAL mode. A commit survives a crash of the process at
+ * once; the operating system writes it to disk at the next checkpoint or within its own
+ * write-back delay, so a host crash may lose the last moments of commits.
+ */
+export class SqliteStore implements StoreEngine {
+  readonly #db: DatabaseSync;
+  readonly #last = new Map<string, number>();
+  readonly #readLast: StatementSync;
+  readonly #writeLast: StatementSync;
+  readonly #insert: StatementSync;
+  readonly #page: StatementSync;
+  readonly #newestPage: StatementSync;
+  readonly #count: StatementSync;
+  readonly #acked: StatementSync;
+  readonly #ack: StatementSync;
+  readonly #sweep: StatementSync;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    const db = new DatabaseSync(file, { timeout: 5000 });
+    this.#db = db;
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec('PRAGMA synchronous = NORMAL');
+    db.exec(SCHEMA);
+    this.#readLast = db.prepare('SELECT last_key FROM queues WHERE appid = ? AND kind = ? AND owner = ?');
+    this.#writeLast = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
+    this.#insert = db.prepare('INSERT INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    this.#page = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key LIMIT ?');
+    this.#newestPage = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT ?');
+    this.#count = db.prepare('SELECT count(*) AS n FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND key > ?');
+    this.#acked = db.prepare('SELECT key FROM acked_keys WHERE appid = ? AND uid = ? AND gid = ?');
+    this.#ack = db.prepare('INSERT INTO acked_keys (appid, uid, gid, key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET key = max(key, excluded.key)');
+    this.#sweep = db.prepare('DELETE FROM messages WHERE (appid, kind, owner, key) IN (SELECT appid, kind, owner, key FROM messages WHERE saved_at < ? LIMIT ?)');
+  }
+
+  async save(items: SaveItem[]): Promise<Saved[]> {
+    const db = this.#db;
+    const now = Date.now();
+    const touched = new Map<string, [QueueRef, number]>();
+    const out: Saved[] = new Array(items.length);
+    db.exec('BEGIN');
+    try {
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i]!;
+        const id = qid(it);
+        const prev = touched.get(id)?.[1] ?? this.#lastOf(id, it);
+        const key = prev + 1;
+        this.#insert.run(it.appid, it.kind, it.owner, key, it.deviceId, it.cmd, it.body, now);
+        touched.set(id, [it, key]);
+        out[i] = { key, prev };
+      }
+      for (const [q, key] of touched.values()) this.#writeLast.run(q.appid, q.kind, q.owner, key);
+      db.exec('COMMIT');
+    } catch (err) {
+      try { db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      // Keys handed out in memory were not committed: read them from the file again.
+      for (const id of touched.keys()) this.#last.delete(id);
+      throw new StoreError('ERR_STORE_WRITE', `saving ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
+    }
+    for (const [id, [, key]] of touched) this.#last.set(id, key);
+    return out;
+  }
+
+  async page(q: QueueRef, after: number, limit: number): Promise<Page> {
+    const rows = this.#page.all(q.appid, q.kind, q.owner, after, limit + 1) as Row[];
+    const more = rows.length > limit;
+    if (more) rows.pop();
+    return { messages: rows.map(toMessage), newest: this.#lastOf(qid(q), q), more };
+  }
+
+  async newestPage(q: QueueRef, after: number, limit: number): Promise<Page> {
+    const rows = this.#newestPage.all(q.appid, q.kind, q.owner, after, limit) as Row[];
+    return { messages: rows.map(toMessage).reverse(), newest: this.#lastOf(qid(q), q), more: false };
+  }
+
+  async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
+    const rows = this.#db.prepare(
+      `SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND cmd IN (${cmds.map(() => '?').join(',')}) ORDER BY key DESC LIMIT ?`,
+    ).all(appid, uid, ...cmds, limit) as Row[];
+    return rows.map(toMessage).reverse();
+  }
+
+  async acked(appid: number, uid: number, gid: number): Promise<number> {
+    const r = this.#acked.get(appid, uid, gid) as Row | undefined;
+    return r === undefined ? 0 : num(r.key);
+  }
+
+  async ack(appid: number, uid: number, gid: number, key: number): Promise<void> {
+    this.#ack.run(appid, uid, gid, key);
+  }
+
+  async countAfter(appid: number, uid: number, after: number): Promise<number> {
+    return num((this.#count.get(appid, uid, after) as Row).n);
+  }
+
+  async sweep(beforeMs: number, max: number): Promise<number> {
+    return num(this.#sweep.run(beforeMs, max).changes);
+  }
+
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    this.#db.close();
+  }
+
+  #lastOf(id: string, q: QueueRef): number {
+    let last = this.#last.get(id);
+    if (last === undefined) {
+      // A cache, not a copy of the table: bounded, and refilled from the file on demand.
+      if (this.#last.size >= LAST_KEYS_CACHED) this.#last.clear();
+      const r = this.#readLast.get(q.appid, q.kind, q.owner) as Row | undefined;
+      last = r === undefined ? 0 : num(r.last_key);
+      this.#last.set(id, last);
+    }
+    return last;
+  }
+}
+
+function toMessage(r: Row): StoredMessage {
+  return { key: num(r.key), deviceId: num(r.device_id), cmd: num(r.cmd), body: r.body as Uint8Array };
+}

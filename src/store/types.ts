@@ -1,0 +1,79 @@
+/**
+ * The message store (STORE.md): per (appid, uid) a user queue and per (appid, gid) a super
+ * group queue. Keys are per queue, 1, 2, 3…: a key is handed out under the queue's lock
+ * (the single writer of SQLite; the queue's row lock in PostgreSQL), so a key can never
+ * become visible before an earlier one of the same queue, and a sync never skips one.
+ */
+export const QueueKind = { USER: 0, GROUP: 1 } as const;
+export type QueueKind = (typeof QueueKind)[keyof typeof QueueKind];
+
+/** What /load_latest_message returns (STORE.md §4, GetLatestMessage): IM, GROUP_IM, GROUP_NOTIFICATION, CUSTOMER_V2. */
+export const LATEST_CMDS: readonly number[] = [4, 8, 7, 64];
+
+export interface QueueRef {
+  appid: number;
+  kind: QueueKind;
+  /** uid for a user queue, gid for a group queue. */
+  owner: number;
+}
+
+export interface SaveItem extends QueueRef {
+  /** The sending device (0: none, e.g. the HTTP API); a sync marks SELF on that device only. */
+  deviceId: number;
+  cmd: number;
+  /** In the version-2 layout. */
+  body: Uint8Array;
+}
+
+/** Where a message landed: its key in the queue and the queue's previous key (0: none). */
+export interface Saved {
+  key: number;
+  prev: number;
+}
+
+export interface StoredMessage {
+  key: number;
+  deviceId: number;
+  cmd: number;
+  body: Uint8Array;
+}
+
+export interface Page {
+  /** Oldest first. */
+  messages: StoredMessage[];
+  /** The queue's newest key (0: empty queue). */
+  newest: number;
+  /** More messages follow the last one of the page. */
+  more: boolean;
+}
+
+/** One engine (SQLite, PostgreSQL) behind the store thread. Every call may fail (StoreError). */
+export interface StoreEngine {
+  /** Saves in order, all or nothing (one transaction). */
+  save(items: SaveItem[]): Promise<Saved[]>;
+  /** Up to `limit` messages after `after`, oldest first. */
+  page(q: QueueRef, after: number, limit: number): Promise<Page>;
+  /** The newest `limit` messages after `after`, oldest first (super-group sync). */
+  newestPage(q: QueueRef, after: number, limit: number): Promise<Page>;
+  /** The newest `limit` messages of the given cmds, oldest first. */
+  latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]>;
+  /** The acknowledged key: the user's (gid 0) or the user's in a super group. */
+  acked(appid: number, uid: number, gid: number): Promise<number>;
+  /** Raises the acknowledged key to `key` if that is greater. */
+  ack(appid: number, uid: number, gid: number, key: number): Promise<void>;
+  /** Messages in the user's queue after `after`. */
+  countAfter(appid: number, uid: number, after: number): Promise<number>;
+  /** Deletes at most `max` messages saved before `beforeMs`; resolves how many. */
+  sweep(beforeMs: number, max: number): Promise<number>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}

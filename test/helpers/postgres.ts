@@ -1,0 +1,80 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { freePort } from './process.ts';
+
+/** Debian keeps each major version's server in /usr/lib/postgresql/N/bin. */
+function bin(name: string): string {
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(join(root, v, 'bin', name))) return join(root, v, 'bin', name);
+  }
+  return name;
+}
+
+export interface Postgres {
+  url: string;
+  port: number;
+  /** SIGSTOP / SIGCONT: the server hangs, then resumes (for "store unreachable" tests). */
+  pause(): void;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real PostgreSQL server (Debian's postgresql) in a fresh data directory on a free
+ * loopback port. PostgreSQL refuses to run as root: as root it runs as the `postgres` user.
+ */
+export async function startPostgres(): Promise<Postgres> {
+  const dir = mkdtempSync(join(tmpdir(), 'im-postgres-'));
+  const data = join(dir, 'data');
+  const asRoot = userInfo().uid === 0;
+  const run = (cmd: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args]) as [string, string[]];
+  if (asRoot) {
+    const pg = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    chownSync(dir, pg, gid);
+    chmodSync(dir, 0o700);
+  }
+  const port = await freePort();
+  execFileSync(...run(bin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), { stdio: 'ignore' });
+  const proc: ChildProcess = spawn(...run(bin('postgres'), [
+    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+    '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+  ]), { stdio: 'ignore' });
+  const failed = once(proc, 'exit').then(([code]) => { throw new Error(`postgres exited with ${code}`); });
+  failed.catch(() => {});
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await Promise.race([sql`SELECT 1`, failed]);
+      await sql.end();
+      break;
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      if (Date.now() > end || String(e).includes('exited')) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  // runuser forwards signals to the server it started.
+  const signal = (s: NodeJS.Signals) => { if (proc.pid !== undefined) execFileSync('pkill', [`-${s.replace('SIG', '')}`, '-f', `postgres -D ${data}`]); };
+  return {
+    url,
+    port,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+    async stop() {
+      try { signal('SIGCONT'); } catch { /* not paused */ }
+      proc.kill('SIGINT');
+      await Promise.race([once(proc, 'exit'), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
+      try { execFileSync('pkill', ['-KILL', '-f', `postgres -D ${data}`]); } catch { /* gone */ }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * Store worker entry: the message store's only writer (STORE.md). Shards and the main thread
+ * post it batches of requests on their ports; the control plane is served over comlink.
+ */
+import { workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import type { StoreControl, StoreStart } from '../src/store/control.ts';
+import { createEngine } from '../src/store/create.ts';
+import { StoreService } from '../src/store/service.ts';
+import { endpoint } from '../src/threads/endpoint.ts';
+import { createLogger } from '../src/log/logger.ts';
+
+const start = workerData as StoreStart;
+const log = createLogger('im.store', start.config.logLevel, start.config.logPretty);
+const { engine, name } = await createEngine(start.config);
+const service = new StoreService({ engine, name, retentionDays: start.config.storeRetentionDays, log });
+for (const port of start.ports) service.listen(port);
+
+const control: StoreControl = {
+  stats: () => service.stats(),
+  ping: () => service.ping(),
+  addPort: (port) => service.listen(port),
+  stop: () => service.close(),
+};
+Comlink.expose(control, endpoint(start.control));
