@@ -62,8 +62,15 @@ export async function startPostgres(): Promise<Postgres> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  // runuser forwards signals to the server it started.
-  const signal = (s: NodeJS.Signals) => { if (proc.pid !== undefined) execFileSync('pkill', [`-${s.replace('SIG', '')}`, '-f', `postgres -D ${data}`]); };
+  // The server and every backend it forked (existing connections are served by those).
+  const signal = (s: NodeJS.Signals) => {
+    const sig = `-${s.replace('SIG', '')}`;
+    const pids = execFileSync('pgrep', ['-f', `bin/postgres -D ${data}`]).toString().trim().split('\n').filter(Boolean);
+    for (const pid of pids) {
+      try { execFileSync('pkill', [sig, '-P', pid]); } catch { /* no children */ }
+      execFileSync('kill', [sig, pid]);
+    }
+  };
   return {
     url,
     port,
@@ -73,7 +80,7 @@ export async function startPostgres(): Promise<Postgres> {
       try { signal('SIGCONT'); } catch { /* not paused */ }
       proc.kill('SIGINT');
       await Promise.race([once(proc, 'exit'), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
-      try { execFileSync('pkill', ['-KILL', '-f', `postgres -D ${data}`]); } catch { /* gone */ }
+      try { execFileSync('pkill', ['-KILL', '-f', `bin/postgres -D ${data}`]); } catch { /* gone */ }
       rmSync(dir, { recursive: true, force: true });
     },
   };
