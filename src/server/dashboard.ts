@@ -7,7 +7,9 @@ const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
 
 /** One sample for the dashboard: totals, which the page turns into per-second rates. */
 async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> {
-  const [reports, channel] = await Promise.all([Promise.all(pool.shards.map((s) => s.control.report())), pool.channel?.control.stats()]);
+  const [reports, channel, store] = await Promise.all([
+    Promise.all(pool.shards.map((s) => s.control.report())), pool.channel?.control.stats(), pool.store?.control.stats(),
+  ]);
   let users = 0;
   table.scan((kind) => { if (kind === Kind.USER) users++; });
   return {
@@ -18,6 +20,7 @@ async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> 
     framesOut: reports.reduce((n, r) => n + r.stats.framesOut, 0),
     dropped: reports.reduce((n, r) => n + r.stats.dropped, 0) + (channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0),
     links: channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [],
+    store: store === undefined ? null : { engine: store.engine, up: store.up, saved: store.saved, syncs: store.syncs, errors: store.errors, saveP99Us: store.saveUs.p99 },
   };
 }
 

@@ -4,10 +4,12 @@ import type { ChannelStats } from '../channel/channel.ts';
 import type { ShardPool } from './shard-pool.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardReport, ShardStats } from '../shard/stats.ts';
+import type { StoreStats } from '../store/protocol.ts';
 
 interface Snapshot {
   shards: ShardReport[];
   channel: ChannelStats | undefined;
+  store: StoreStats | undefined;
 }
 
 /**
@@ -19,12 +21,13 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   let pending: Promise<Snapshot> | undefined;
   const snapshot = () => {
     pending ??= (async () => {
-      const [shards, channel] = await Promise.all([
+      const [shards, channel, store] = await Promise.all([
         Promise.all(pool.shards.map((s) => s.control.report())),
         pool.channel?.control.stats(),
+        pool.store?.control.stats(),
       ]);
       setTimeout(() => { pending = undefined; }, 50).unref();
-      return { shards, channel };
+      return { shards, channel, store };
     })();
     return pending;
   };
@@ -88,6 +91,18 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);
   gauge('im_router_latency_microseconds', 'im → imr → im delivery latency of messages from other servers', ['quantile'], (s) => {
     const l = s.channel?.latencyUs;
+    return l === undefined || l.count === 0 ? [] : [[{ quantile: '0.5' }, l.p50], [{ quantile: '0.99' }, l.p99], [{ quantile: '1' }, l.max]];
+  });
+  const store = (f: (st: StoreStats) => number) => (s: Snapshot): [Record<string, string>, number][] =>
+    s.store === undefined ? [] : [[{ engine: s.store.engine }, f(s.store)]];
+  mirrored('im_store_saved_total', 'Messages saved in the message store (one per queue written)', ['engine'], store((st) => st.saved));
+  mirrored('im_store_save_batches_total', 'Save transactions (one per batch a thread sent in one turn)', ['engine'], store((st) => st.saveBatches));
+  mirrored('im_store_syncs_total', 'Sync pages read (SYNC, SYNC_GROUP, history)', ['engine'], store((st) => st.syncs));
+  mirrored('im_store_errors_total', 'Store calls that failed', ['engine'], store((st) => st.errors));
+  mirrored('im_store_failures_total', 'Messages not acknowledged and syncs not answered because the store failed or timed out', ['shard'], stat('storeFailures'));
+  gauge('im_store_up', 'Whether the last store call succeeded (1) or failed (0)', ['engine'], store((st) => (st.up ? 1 : 0)));
+  gauge('im_store_save_latency_microseconds', 'Time of one save transaction', ['quantile'], (s) => {
+    const l = s.store?.saveUs;
     return l === undefined || l.count === 0 ? [] : [[{ quantile: '0.5' }, l.p50], [{ quantile: '0.99' }, l.p99], [{ quantile: '1' }, l.max]];
   });
   return registry;

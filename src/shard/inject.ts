@@ -32,21 +32,26 @@ export async function inject(x: InjectContext, p: PostRequest): Promise<number> 
     case 'peer': {
       const b = body(codecs.IM, { sender: p.sender, receiver: p.receiver, timestamp: now(), msgid: 0, content });
       const items = [item(p.appid, p.receiver, Cmd.IM, b)];
-      if (p.sender !== p.receiver) items.push(item(p.appid, p.sender, Cmd.IM, b));
-      await x.messaging.posted(items, { frame: outFrame(Cmd.IM, Flag.PUSH, b), to: [p.receiver] });
+      const relay = [outFrame(Cmd.IM, Flag.PUSH, b)];
+      if (p.sender !== p.receiver) {
+        items.push(item(p.appid, p.sender, Cmd.IM, b));
+        relay.push(outFrame(Cmd.IM, Flag.PUSH | Flag.SELF, b));
+      }
+      await x.messaging.posted(items, { push: { frame: relay[0]!, to: [p.receiver] }, relay });
       return 0;
     }
     case 'customer': {
       const b = body(codecs.CUSTOMER_V2, {
         sender_appid: p.senderAppid, sender: p.sender, receiver_appid: p.receiverAppid, receiver: p.receiver, timestamp: now(), content,
       });
+      const f = outFrame(Cmd.CUSTOMER_V2, Flag.PUSH, b);
       await x.messaging.posted([item(p.receiverAppid, p.receiver, Cmd.CUSTOMER_V2, b), item(p.senderAppid, p.sender, Cmd.CUSTOMER_V2, b)],
-        { frame: outFrame(Cmd.CUSTOMER_V2, Flag.PUSH, b), to: [p.receiver] });
+        { push: { frame: f, to: [p.receiver] }, relay: [f, outFrame(Cmd.CUSTOMER_V2, Flag.PUSH | Flag.SELF, b)] });
       return 0;
     }
     case 'system':
       if (p.receivers.length === 0) return 0;
-      await x.messaging.posted(p.receivers.map((uid) => item(p.appid, uid, Cmd.SYSTEM, content)), { frame: outFrame(Cmd.SYSTEM, Flag.PUSH, content), to: p.receivers });
+      await x.messaging.posted(p.receivers.map((uid) => item(p.appid, uid, Cmd.SYSTEM, content)), { push: { frame: outFrame(Cmd.SYSTEM, Flag.PUSH, content), to: p.receivers } });
       return 0;
     case 'group_notification': {
       const g = await x.groups.load(p.appid, p.gid);

@@ -190,16 +190,19 @@ export class Messaging {
   /**
    * A message the HTTP API posts into users' queues (peer, customer, system, group
    * notification): saved, then each receiver is told SYNC_NOTIFY only (STORE.md §1).
-   * `push` is sent through offline push to `pushTo`.
+   * `push` goes through offline push to `push.to`. With the store off, each receiver gets
+   * the message itself instead: `relay[i]` for item i (default: the message with PUSH).
    */
-  async posted(items: SaveItem[], push?: { frame: OutFrame; to: number[] }): Promise<void> {
+  async posted(items: SaveItem[], o: { push?: { frame: OutFrame; to: number[] }; relay?: OutFrame[] } = {}): Promise<void> {
     const saved = await this.#save(items);
     items.forEach((it, i) => {
       const s = saved[i];
-      if (s === undefined) this.#routing.toUser(it.appid, it.owner, outFrame(it.cmd, Flag.PUSH, Buffer.from(it.body)));
-      else this.#routing.toUser(it.appid, it.owner, outFrame(Cmd.SYNC_NOTIFY, 0, encodeBody(codecs.SYNC_NOTIFY, { sync_key: s.key }, 2)));
+      const f = s === undefined
+        ? o.relay?.[i] ?? outFrame(it.cmd, Flag.PUSH, Buffer.from(it.body))
+        : outFrame(Cmd.SYNC_NOTIFY, 0, encodeBody(codecs.SYNC_NOTIFY, { sync_key: s.key }, 2));
+      this.#routing.toUser(it.appid, it.owner, f);
     });
-    if (push !== undefined) for (const uid of push.to) this.#routing.pushTo(items[0]!.appid, uid, push.frame);
+    if (o.push !== undefined) for (const uid of o.push.to) this.#routing.pushTo(items[0]!.appid, uid, o.push.frame);
   }
 
   /** A notification posted to a super group: the group's queue, SYNC_GROUP_NOTIFY to its members. */

@@ -61,6 +61,7 @@ test('the dashboard loads in a real browser and its figures move with traffic', 
   });
   assert.ok(inked > 50, `the messages-per-second chart shows a line (${inked} px)`);
   assert.match(await page.$eval('#links', (e) => e.textContent ?? ''), /standalone/);
+  assert.match(await page.$eval('#store-state', (e) => e.textContent ?? ''), /sqlite · up/, 'the store panel names the engine and its state');
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, 'dashboard.png') });
 });

@@ -227,7 +227,10 @@ export function storeSuite(engine: StoreUnderTest): void {
     const m = await on(102);
     const live = record<[Frame]>(m, 'frame');
     const acks = record<[unknown, Frame]>(s, 'ack');
+    // Another shard may first load the group from the group source: wait for the notify.
+    const notified = m.next('sync_group_notify');
     await s.sendGroupIM({ receiver: gid, content: 'super' });
+    await notified;
     const got = (await live.done(s)).map(([f]) => f).filter((f) => f.cmd !== Cmd.PONG);
     assert.equal(cmds(got), [Cmd.METADATA, Cmd.GROUP_IM, Cmd.SYNC_GROUP_NOTIFY]);
     assert.is(got[1]!.flag, Flag.PUSH | Flag.SUPER_GROUP);
