@@ -8,20 +8,15 @@
  */
 import net from 'node:net';
 import { once } from 'node:events';
-import * as hdr from 'hdr-histogram-js';
-import { ImClient } from '../src/client/index.ts';
 import { codecs, encodeFrame } from '../src/protocol/index.ts';
-import { signToken } from '../src/auth/jwt.ts';
 import { RouterLink } from '../src/channel/router-link.ts';
 import { startProcess, type Started } from '../test/helpers/process.ts';
 import { fmt } from './harness.ts';
+import { SECRET, client, drive, type Result } from './peer-load.ts';
 
 const PAIRS = Number(process.env.CLUSTER_PAIRS ?? 50);
 const SECONDS = Number(process.env.CLUSTER_SECONDS ?? 4);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 16);
-const SECRET = 'bench-secret-bench-secret-bench-secret!!';
-const APPID = 1;
-const nowUs = () => (performance.timeOrigin + performance.now()) * 1000;
 
 /** BENCH_PROFILE_DIR=DIR: the servers write CPU profiles there (one per thread) when they exit. */
 function profiling(): Record<string, string> {
@@ -32,69 +27,9 @@ function profiling(): Record<string, string> {
 function im(routeAddr?: string): Promise<Started> {
   return startProcess('src/server/main.ts', {
     IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
-    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
+    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: 'off', ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
     ...profiling(),
   });
-}
-
-async function client(port: number, uid: number): Promise<ImClient> {
-  const c = await ImClient.connect({ port, uid, autoAck: false });
-  if (await c.auth({ token: await signToken(SECRET, APPID, uid) }) !== 0) throw new Error('auth failed');
-  return c;
-}
-
-interface Result { perSec: number; p50: number; p99: number }
-
-/** Senders send IMs to their receivers; `rate` paces the total (messages/s), else a window per sender. */
-async function drive(senders: ImClient[], receivers: ImClient[], seconds: number, rate?: number): Promise<Result> {
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-  const sent = new Float64Array(senders.length);
-  const got = new Float64Array(senders.length);
-  let measuring = false;
-  let received = 0;
-  receivers.forEach((r, i) => r.on('im', (m) => {
-    got[i]!++;
-    if (!measuring) return;
-    received++;
-    h.recordValue(Math.max(1, Math.round(nowUs() - m.content.readDoubleBE(0))));
-  }));
-  const content = Buffer.alloc(64, 0x61);
-  const send = (i: number) => {
-    content.writeDoubleBE(nowUs(), 0);
-    senders[i]!.post(codecs.IM, { sender: senders[i]!.uid!, receiver: receivers[i]!.uid!, timestamp: 0, msgid: 0, content: Buffer.from(content) });
-    sent[i]!++;
-  };
-  let running = true;
-  if (rate === undefined) {
-    const pump = () => {
-      if (!running) return;
-      for (let i = 0; i < senders.length; i++) while (sent[i]! - got[i]! < WINDOW) send(i);
-      setImmediate(pump);
-    };
-    pump();
-  } else {
-    // Paced: every millisecond, send what the rate allows since the start, round-robin.
-    const t0 = performance.now();
-    let total = 0;
-    let next = 0;
-    const tick = () => {
-      if (!running) return;
-      const due = Math.floor(((performance.now() - t0) / 1000) * rate);
-      for (; total < due; total++, next = (next + 1) % senders.length) send(next);
-      setTimeout(tick, 1);
-    };
-    tick();
-  }
-  await new Promise((r) => setTimeout(r, 1000));
-  measuring = true;
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  measuring = false;
-  const secs = (performance.now() - t0) / 1000;
-  running = false;
-  await new Promise((r) => setTimeout(r, 300));
-  for (const r of receivers) r.removeAllListeners('im');
-  return { perSec: received / secs, p50: h.getValueAtPercentile(50) / 1000, p99: h.getValueAtPercentile(99) / 1000 };
 }
 
 async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> {
@@ -118,8 +53,8 @@ async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> 
     const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portA, 1 + i)));
     const receivers = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portB, 10_001 + i)));
     await new Promise((r) => setTimeout(r, 500)); // subscriptions reach the router
-    const max = await drive(senders, receivers, SECONDS);
-    const half = await drive(senders, receivers, SECONDS, max.perSec / 2);
+    const max = await drive(senders, receivers, SECONDS, WINDOW);
+    const half = await drive(senders, receivers, SECONDS, WINDOW, max.perSec / 2);
     for (const c of [...senders, ...receivers]) c.destroy();
     return { max, half };
   } finally {

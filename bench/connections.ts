@@ -49,7 +49,7 @@ rows.push(await bare('bare Node, main thread', {}));
 rows.push(await bare('bare Node, socket moved to a worker', { BARE_TRANSFER: '1' }));
 const im = await startProcess('src/server/main.ts', {
   IM_SHARDS: SHARDS, IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET,
-  IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_SUBSCRIBER_CAPACITY: String(Math.max(N * 2, 1 << 16)),
+  IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: 'off', IM_SUBSCRIBER_CAPACITY: String(Math.max(N * 2, 1 << 16)),
   // Collect garbage before each reading, so that RSS shows what connections hold, not what
   // logging in left behind.
   IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc',

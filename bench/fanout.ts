@@ -29,7 +29,7 @@ async function server(target: string, shards: number): Promise<Started> {
   if (target === 'socketio') return startProcess('bench/fixtures/socketio-fanout.ts', {});
   return startProcess('src/server/main.ts', {
     IM_SHARDS: String(shards), IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET,
-    IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_QUEUE_LIMIT: '100000', IM_GROUP_DB: ':memory:',
+    IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_QUEUE_LIMIT: '100000', IM_GROUP_DB: ':memory:', IM_STORE: 'off',
   });
 }
 

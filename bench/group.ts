@@ -22,7 +22,7 @@ const SOURCES = ['127.0.0.2', '127.0.0.3'];
 
 const server = await startProcess('src/server/main.ts', {
   IM_SHARDS: SHARDS, IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
-  IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_QUEUE_LIMIT: '100000',
+  IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: 'off', IM_QUEUE_LIMIT: '100000',
 });
 const port = server.ready.tcp as number;
 
