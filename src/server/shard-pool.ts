@@ -90,9 +90,19 @@ export class ShardPool {
     const { port1, port2 } = new MessageChannel();
     const start: StoreStart = { config: this.#config, ports: theirs, control: port2 };
     const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store' });
-    worker.on('error', (err) => this.#log.error({ err }, 'store worker failed'));
+    let started = false;
+    worker.on('error', (err: Error) => {
+      this.#log.error({ err }, 'store worker failed');
+      // Not a fault to ride out: a server that cannot store must not start (exit 2, like bad configuration).
+      if (!started) {
+        const locked = /locked/i.test(err.message) ? ` (is another server using IM_STORE_DB=${this.#config.storeDb}?)` : '';
+        process.stderr.write(`im: the message store could not start: ${err.message}${locked}\n`);
+        process.exit(2);
+      }
+    });
     worker.on('exit', (code) => { if (!this.#stopping) this.#log.error({ code }, 'store worker exited: messages are not stored or synced'); });
     this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(mine[n]!, this.#config.storeTimeoutMs) };
+    this.store.control.ping().then(() => { started = true; }, () => {});
     return mine.slice(0, n);
   }
 

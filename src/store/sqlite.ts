@@ -54,10 +54,15 @@ export class SqliteStore implements StoreEngine {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const db = new DatabaseSync(file, { timeout: 5000 });
     this.#db = db;
+    // This process hands out keys from memory: no other may write the file meanwhile.
+    // Exclusive locking makes a second server on the same file fail at start-up at once.
+    db.exec('PRAGMA locking_mode = EXCLUSIVE');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA cache_size = -65536');
     db.exec(SCHEMA);
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('COMMIT');
     this.#readLast = db.prepare('SELECT last_key FROM queues WHERE appid = ? AND kind = ? AND owner = ?');
     this.#writeLast = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
     const insert = 'INSERT INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES ';
