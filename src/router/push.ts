@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { Cmd, ProtocolError, codecByCmd, parseFrame } from '../protocol/index.ts';
 import type { Logger } from '../log/logger.ts';
 
@@ -162,11 +162,22 @@ export class RedisPushSink implements PushSink {
     this.#inFlight += batch.length;
     pipe.exec().then((results) => {
       this.#inFlight -= batch.length;
-      // An error reply (say, the key holds another type) will not heal by retrying: count it.
-      const failed = (results ?? []).filter(([err]) => err !== null);
-      this.#pushed += batch.length - failed.length;
-      this.#dropped += failed.length;
-      if (failed.length > 0) this.#log.warn({ err: String(failed[0]![0]), items: failed.length }, 'redis rejected offline pushes');
+      // An error reply about the item (say, the key holds another type) will not heal by
+      // retrying: count it. Anything else (the connection closed under the pipeline, the
+      // server refusing clients) is Redis being away: those items wait for the next connection.
+      const retry: PushItem[] = [];
+      let rejected = 0;
+      let why = '';
+      (results ?? []).forEach(([err], i) => {
+        if (err === null) return;
+        why ||= String(err);
+        if (err instanceof ReplyError && !/max number of clients|LOADING|BUSY|READONLY|MASTERDOWN/.test(String(err))) rejected++;
+        else retry.push(batch[i]!);
+      });
+      this.#pushed += batch.length - rejected - retry.length;
+      this.#dropped += rejected;
+      if (rejected > 0) this.#log.warn({ err: why, items: rejected }, 'redis rejected offline pushes');
+      if (retry.length > 0) this.#requeue(retry);
     }, (err: Error) => {
       // The connection went away mid-pipeline: keep the batch for the next connection.
       this.#inFlight -= batch.length;
