@@ -39,7 +39,6 @@ export class RouterLink {
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
   #out: Buffer[] = [];
-  #outBytes = 0;
   #held: Buffer[] = [];
   #scheduled = false;
 
@@ -132,7 +131,6 @@ export class RouterLink {
       if (this.#socket !== s) return;
       const wasUp = this.state === 'up';
       this.#out = [];
-      this.#outBytes = 0;
       if (this.state === 'stopped') return;
       this.state = 'down';
       if (wasUp) this.#handlers.down(this, failure);
@@ -143,7 +141,6 @@ export class RouterLink {
 
   #queue(frame: Buffer): void {
     this.#out.push(frame);
-    this.#outBytes += frame.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
@@ -156,7 +153,6 @@ export class RouterLink {
     if (this.#out.length === 0 || s === undefined || s.destroyed || this.state !== 'up') return;
     const frames = this.#out;
     this.#out = [];
-    this.#outBytes = 0;
     let i = 0;
     while (i < frames.length) {
       let size = 0;

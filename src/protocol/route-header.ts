@@ -1,5 +1,5 @@
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
-import { readI64 } from './int64.ts';
+import { TWO_32, readI64 } from './int64.ts';
 
 /**
  * The fixed part of a route message (PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM bodies): appid,
@@ -38,5 +38,5 @@ export function readRouteHeader(body: Buffer): RouteHeader | ProtocolError {
 
 /** The publisher's timestamp (ns since the epoch) as a double: enough for latency. */
 export function routeTimestampNs(body: Buffer): number {
-  return body.readInt32BE(Route.TIMESTAMP) * 4294967296 + body.readUInt32BE(Route.TIMESTAMP + 4);
+  return body.readInt32BE(Route.TIMESTAMP) * TWO_32 + body.readUInt32BE(Route.TIMESTAMP + 4);
 }

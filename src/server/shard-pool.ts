@@ -161,9 +161,9 @@ export class ShardPool {
   }
 
   /**
-   * Starts the Channel thread; returns the port each shard reports to it on. The Channel
-   * keeps no state of its own that the subscriber table does not have, so a replacement
-   * simply re-subscribes from the table when its links come up.
+   * Starts the Channel thread; returns the port each shard reports to it on. What the
+   * Channel keeps (what each router was last told) it rebuilds from the subscriber table
+   * whenever a link comes up, so a replacement simply re-subscribes from the table.
    */
   #spawnChannel(): MessagePort[] {
     const n = this.#config.shards;

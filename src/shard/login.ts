@@ -1,4 +1,4 @@
-import { AuthStatus, Platform, ProtocolError, codecs, type Frame } from '../protocol/index.ts';
+import { AuthStatus, Platform, ProtocolError, codecs, joinI64, type Frame } from '../protocol/index.ts';
 import { AuthError, type Authenticator } from '../auth/auth.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Connection } from './connection.ts';
@@ -63,5 +63,5 @@ export function deviceNumber(deviceId: string, platform: number): number {
     hi = Math.imul(hi ^ s.charCodeAt(i), 0x01000193) >>> 0;
     lo = Math.imul(lo ^ hi, 0x5bd1e995) >>> 0;
   }
-  return ((hi & 0xfffff) * 4294967296 + lo) || 1;
+  return joinI64(hi & 0xfffff, lo) || 1;
 }
