@@ -46,28 +46,36 @@ export function wireSize(f: OutFrame, version: number): number {
   return own + HEADER_SIZE + METADATA_BODY + (m.notify ? HEADER_SIZE + (m.gid !== 0 ? 16 : 8) : 0);
 }
 
-/** Writes the frame (with its METADATA and notify) at b[p…]; returns the end. `seq` numbers each frame. */
-export function writeOut(b: Buffer, p: number, f: OutFrame, version: number, seq: () => number): number {
+/** Frames on the wire for `f`: itself, and its METADATA and notify when it has them. */
+export function frameCount(f: OutFrame): number {
+  return f.meta === undefined ? 1 : f.meta.notify ? 3 : 2;
+}
+
+/**
+ * Writes the frame (with its METADATA and notify) at b[p…], numbered from `seq` on (see
+ * frameCount); returns the end.
+ */
+export function writeOut(b: Buffer, p: number, f: OutFrame, version: number, seq: number): number {
   const m = f.meta;
   if (m !== undefined) {
-    writeHeader(b, p, METADATA_BODY, seq(), Cmd.METADATA, version, 0);
+    writeHeader(b, p, METADATA_BODY, seq++, Cmd.METADATA, version, 0);
     writeI64(b, p + HEADER_SIZE, m.key);
     writeI64(b, p + HEADER_SIZE + 8, m.prev);
     b.fill(0, p + HEADER_SIZE + 16, p + HEADER_SIZE + METADATA_BODY);
     p += HEADER_SIZE + METADATA_BODY;
   }
   const body = bodyFor(f, version);
-  writeHeader(b, p, body.length, seq(), f.cmd, version, f.flag);
+  writeHeader(b, p, body.length, seq++, f.cmd, version, f.flag);
   body.copy(b, p + HEADER_SIZE);
   p += HEADER_SIZE + body.length;
   if (m !== undefined && m.notify) {
     if (m.gid !== 0) {
-      writeHeader(b, p, 16, seq(), Cmd.SYNC_GROUP_NOTIFY, version, 0);
+      writeHeader(b, p, 16, seq, Cmd.SYNC_GROUP_NOTIFY, version, 0);
       writeI64(b, p + HEADER_SIZE, m.gid);
       writeI64(b, p + HEADER_SIZE + 8, m.key);
       p += HEADER_SIZE + 16;
     } else {
-      writeHeader(b, p, 8, seq(), Cmd.SYNC_NOTIFY, version, 0);
+      writeHeader(b, p, 8, seq, Cmd.SYNC_NOTIFY, version, 0);
       writeI64(b, p + HEADER_SIZE, m.key);
       p += HEADER_SIZE + 8;
     }

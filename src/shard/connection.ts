@@ -1,4 +1,4 @@
-import { FrameDecoder, ProtocolError, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
+import { FrameDecoder, ProtocolError, frameCount, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
 
@@ -40,7 +40,6 @@ export class Connection implements RouteClient, TransportEvents {
   lastRecv: number;
   readonly transport: ServerTransport;
   #seq = 0;
-  readonly #nextSeq = () => ++this.#seq;
   #queue: OutFrame[] = [];
   /** Frames in the queue the limit may drop (not part of a reply that must arrive whole). */
   #droppable = 0;
@@ -117,7 +116,10 @@ export class Connection implements RouteClient, TransportEvents {
     }
     const b = Buffer.allocUnsafe(total);
     let p = 0;
-    for (const f of frames) p = writeOut(b, p, f, v, this.#nextSeq);
+    for (const f of frames) {
+      p = writeOut(b, p, f, v, this.#seq + 1);
+      this.#seq += frameCount(f);
+    }
     if (!this.transport.write(b)) this.#blocked = true;
   }
 
