@@ -1,6 +1,5 @@
 import http from 'node:http';
 import { getHeapStatistics } from 'node:v8';
-import https from 'node:https';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
@@ -26,6 +25,17 @@ import { CountingTable, Presence } from './presence.ts';
 import { Routing } from './routing.ts';
 import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
 import { StreamTransport, WsTransport, type ServerTransport, type TransportEvents } from './transport.ts';
+
+const kPending = Symbol('pending');
+type Tagged<T> = T & { [kPending]?: Pending };
+
+interface Pending {
+  raw: net.Socket;
+  /** When it arrived on this shard (performance.now()). */
+  at: number;
+  /** It became a connection (its own auth timeout runs from there). */
+  done?: boolean;
+}
 
 export interface ShardDeps {
   index: number;
@@ -73,8 +83,9 @@ export class Shard implements ConnectionOwner {
   #nextId = 1;
   #sweep: NodeJS.Timeout;
   readonly #wsHttp: http.Server;
-  readonly #wssHttps: https.Server | undefined;
-  readonly #tlsServer: tls.Server | undefined;
+  readonly #secure: tls.SecureContext | undefined;
+  /** Sockets adopted but not yet a connection (TLS handshake or WebSocket upgrade under way). */
+  readonly #pending = new Set<Pending>();
   #closing = false;
 
   constructor(d: ShardDeps) {
@@ -99,12 +110,9 @@ export class Shard implements ConnectionOwner {
     this.#ctx = {
       routing: this.routing, messaging: this.messaging, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
     };
-    this.#wsHttp = this.#wsServer(http.createServer(), 'ws');
+    this.#wsHttp = this.#wsServer(http.createServer());
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
-      const creds = { cert: d.config.tlsCert, key: d.config.tlsKey };
-      this.#wssHttps = this.#wsServer(https.createServer(creds), 'wss');
-      this.#tlsServer = tls.createServer(creds, (s) => this.#attach((e) => new StreamTransport('tls', s, e)));
-      this.#tlsServer.on('tlsClientError', () => this.stats.tlsErrors++);
+      this.#secure = tls.createSecureContext({ cert: d.config.tlsCert, key: d.config.tlsKey });
     }
     let ticks = 0;
     this.#sweep = setInterval(() => {
@@ -114,23 +122,37 @@ export class Shard implements ConnectionOwner {
     this.#sweep.unref();
   }
 
-  /** A socket the main thread accepted (paused, unread) and moved to this thread. */
+  /**
+   * A socket the main thread accepted (paused, unread) and moved to this thread. Whatever its
+   * transport, it must become an authenticated connection within IM_AUTH_TIMEOUT_S of
+   * arriving here: a TLS handshake or an HTTP upgrade that never finishes is closed too.
+   */
   adopt(socket: net.Socket, kind: TransportKind): void {
+    const entry: Pending = { raw: socket, at: performance.now() };
+    this.#pending.add(entry);
     // The main thread counted this socket for this shard; whatever becomes of it (a
     // connection, a failed TLS handshake, a refused upgrade), its close uncounts it.
-    socket.once('close', () => Atomics.sub(this.#load, this.index, 1));
-    if (this.#closing) {
-      socket.destroy();
-      return;
+    socket.once('close', () => {
+      Atomics.sub(this.#load, this.index, 1);
+      this.#pending.delete(entry);
+    });
+    if (this.#closing) return void socket.destroy();
+    let stream: Tagged<net.Socket> = socket;
+    if (kind === 'tls' || kind === 'wss') {
+      if (this.#secure === undefined) return void socket.destroy();
+      const t = new tls.TLSSocket(socket, { isServer: true, secureContext: this.#secure });
+      t.on('error', (err) => {
+        if (!entry.done) this.stats.tlsErrors++;
+        this.#log.debug({ err: err.message, kind }, 'TLS handshake failed');
+        t.destroy();
+      });
+      stream = t;
     }
-    if (kind === 'tcp') {
-      this.#attach((e) => new StreamTransport('tcp', socket, e));
-    } else {
-      // TLS handshakes and HTTP upgrades run in the server that owns that transport here.
-      const server = kind === 'tls' ? this.#tlsServer : kind === 'wss' ? this.#wssHttps : this.#wsHttp;
-      if (server === undefined) return void socket.destroy();
-      server.emit('connection', socket);
-    }
+    stream[kPending] = entry;
+    if (kind === 'tcp') this.#attach(socket, (e) => new StreamTransport('tcp', socket, e));
+    else if (kind === 'tls') stream.once('secure', () => this.#attach(stream, (e) => new StreamTransport('tls', stream, e)));
+    // WebSocket (over TLS for wss): the HTTP upgrade runs in this shard's own http.Server.
+    else this.#wsHttp.emit('connection', stream);
     socket.resume();
   }
 
@@ -214,22 +236,29 @@ export class Shard implements ConnectionOwner {
     for (const c of [...this.#conns]) c.close();
   }
 
-  #attach(open: (e: TransportEvents) => ServerTransport): void {
+  #attach(stream: Tagged<net.Socket>, open: (e: TransportEvents) => ServerTransport): void {
+    const entry = stream[kPending];
+    if (entry !== undefined) {
+      entry.done = true;
+      this.#pending.delete(entry);
+    }
     const decoder = new FrameDecoder({ accept: CLIENT_CMDS, maxBody: this.config.maxBody });
-    const c = new Connection(this.#nextId++, open, this, decoder, this.config.queueLimit, performance.now());
+    // The auth timeout runs from the socket's arrival, not from the end of its handshake.
+    const c = new Connection(this.#nextId++, open, this, decoder, this.config.queueLimit, entry?.at ?? performance.now());
     this.#conns.add(c);
     this.stats.accepted++;
     this.#log.debug({ conn: c.id, kind: c.kind, remote: c.remote }, 'connection');
   }
 
-  #wsServer<S extends http.Server | https.Server>(server: S, kind: 'ws' | 'wss'): S {
+  #wsServer(server: http.Server): http.Server {
     const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxBody + 12 });
     server.on('upgrade', (req, socket: net.Socket, head) => {
       if (new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
         socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => this.#attach((e) => new WsTransport(kind, ws, socket, e)));
+      const kind = socket instanceof tls.TLSSocket ? 'wss' : 'ws';
+      wss.handleUpgrade(req, socket, head, (ws) => this.#attach(socket, (e) => new WsTransport(kind, ws, socket, e)));
     });
     server.on('request', (_req, res) => {
       res.writeHead(426, { 'content-type': 'text/plain' });
@@ -250,6 +279,12 @@ export class Shard implements ConnectionOwner {
     const now = performance.now();
     const idle = this.config.clientTimeoutS * 1000;
     const authLimit = this.config.authTimeoutS * 1000;
+    for (const p of this.#pending) {
+      if (now - p.at <= authLimit) continue;
+      this.#pending.delete(p);
+      this.stats.authTimeouts++;
+      p.raw.destroy();
+    }
     for (const c of this.#conns) {
       if (!c.authed && now - c.createdAt > authLimit) {
         this.stats.authTimeouts++;
