@@ -29,6 +29,20 @@ export function intVar(env: Env, name: string, fallback: number, min = 0, max = 
   return n;
 }
 
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1000, kb: 1000, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+
+/** A size in bytes: `8388608`, `8MiB`, `8 MB`, `512KiB` (case-insensitive). */
+export function bytesVar(env: Env, name: string, fallback: number, min = 0): number {
+  const v = raw(env, name);
+  if (v === undefined) return fallback;
+  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(v);
+  const unit = m === null ? undefined : UNITS[m[2]!.toLowerCase()];
+  if (m === null || unit === undefined) throw new ConfigError(name, `must be a size in bytes such as 8388608 or 8MiB, got "${v}"`);
+  const n = Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(n) || n < min) throw new ConfigError(name, `must be at least ${min} bytes, got ${v}`);
+  return n;
+}
+
 export function portVar(env: Env, name: string, fallback: number): number {
   return intVar(env, name, fallback, 0, 65535);
 }

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
-import { ConfigError, addrListVar, enumVar, intVar, portVar, strVar, urlVar, type Env, type HostPort } from './env.ts';
+import { ConfigError, addrListVar, bytesVar, enumVar, intVar, portVar, strVar, urlVar, type Env, type HostPort } from './env.ts';
 import { LOG_LEVELS } from './router.ts';
 import { MAX_BODY } from '../protocol/index.ts';
 import { MAX_SHARDS } from '../subscribers/layout.ts';
@@ -27,6 +27,10 @@ export interface ServerConfig {
   redisUrl: string | undefined;
   subscriberCapacity: number;
   queueLimit: number;
+  /** Bytes waiting for one client (its queue and its socket's buffer) before IM_QUEUE_POLICY applies. */
+  queueLimitBytes: number;
+  /** Over IM_QUEUE_LIMIT_BYTES: disconnect the slow client (logged), or drop its oldest frames. */
+  queuePolicy: 'disconnect' | 'drop-oldest';
   maxBody: number;
   clientTimeoutS: number;
   authTimeoutS: number;
@@ -110,6 +114,8 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     redisUrl,
     subscriberCapacity: intVar(env, 'IM_SUBSCRIBER_CAPACITY', 1 << 18, 1, 1 << 26),
     queueLimit: intVar(env, 'IM_QUEUE_LIMIT', 300, 1),
+    queueLimitBytes: bytesVar(env, 'IM_QUEUE_LIMIT_BYTES', 8 * 1024 * 1024, 64 * 1024),
+    queuePolicy: enumVar(env, 'IM_QUEUE_POLICY', ['disconnect', 'drop-oldest'] as const, 'disconnect'),
     maxBody: intVar(env, 'IM_MAX_BODY', MAX_BODY, 64, MAX_BODY),
     clientTimeoutS: intVar(env, 'IM_CLIENT_TIMEOUT_S', 360, 1),
     authTimeoutS: intVar(env, 'IM_AUTH_TIMEOUT_S', 30, 1),

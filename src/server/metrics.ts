@@ -80,9 +80,11 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   mirrored('im_frames_out_total', 'Frames written to clients, by cmd', ['cmd'], (s) => sumByCmd(s.shards, (r) => r.framesOutByCmd));
   mirrored('im_dropped_total', 'Frames dropped, by reason', ['reason'], (s) => [
     [{ reason: 'queue_limit' }, s.shards.reduce((n, r) => n + r.stats.dropped, 0)],
+    [{ reason: 'refused' }, s.shards.reduce((n, r) => n + r.stats.refused, 0)],
     [{ reason: 'spoofed_sender' }, s.shards.reduce((n, r) => n + r.stats.spoofed, 0)],
     [{ reason: 'router_down' }, s.channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0],
   ]);
+  mirrored('im_slow_consumers_total', 'Clients disconnected for not reading (over IM_QUEUE_LIMIT_BYTES)', ['shard'], stat('slowDisconnects'));
   mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
   mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>
     s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));

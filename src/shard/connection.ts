@@ -11,14 +11,32 @@ export interface ConnectionOwner {
   markDirty(c: Connection): void;
   /** Frames dropped because the client did not read (queue limit). */
   onDropped(c: Connection, n: number): void;
+  /** The client did not read and is over its byte limit: it is being disconnected. */
+  onSlow(c: Connection, bytes: number): void;
   /** Frames written, by cmd. */
   readonly framesOutByCmd: Float64Array;
+}
+
+export interface QueueLimits {
+  /** Frames waiting while the socket pushes back; the oldest beyond are dropped (GoBelieve's rule). */
+  frames: number;
+  /** Bytes waiting (queue and socket buffer) before `dropOldest` applies, or a disconnect. */
+  bytes: number;
+  dropOldest: boolean;
+}
+
+/** What a waiting frame costs: its wire bytes, roughly (version 0 is 4 bytes less). */
+function cost(f: OutFrame): number {
+  return 12 + f.body.length + (f.meta === undefined ? 0 : 64);
 }
 
 /**
  * One client connection on a shard: the decoder for what it sends, the state auth gives it,
  * and a bounded outbound queue written once per turn. While the socket pushes back, frames
- * wait in the queue; past `queueLimit` the oldest are dropped (GoBelieve's rule).
+ * wait in the queue, bounded in frames (the oldest dropped, GoBelieve's rule) and in bytes
+ * (a slow consumer is disconnected, as NATS and Redis do, or its oldest frames dropped). A
+ * frame that waits holds only its own bytes, not the read chunk it came from. Frames of a
+ * reply that must arrive whole (a sync page) are never dropped and not counted.
  */
 export class Connection implements RouteClient, TransportEvents {
   readonly id: number;
@@ -41,21 +59,24 @@ export class Connection implements RouteClient, TransportEvents {
   readonly transport: ServerTransport;
   #seq = 0;
   #queue: OutFrame[] = [];
-  /** Frames in the queue the limit may drop (not part of a reply that must arrive whole). */
+  /** Frames in the queue the limit may drop (not part of a reply that must arrive whole), and their bytes. */
   #droppable = 0;
+  #droppableBytes = 0;
   #blocked = false;
   #dead = false;
   #failed = false;
+  /** Cut off as a slow consumer: nothing more is queued while the close completes. */
+  #cut = false;
   readonly #decoder: FrameDecoder;
   readonly #owner: ConnectionOwner;
-  readonly #queueLimit: number;
+  readonly #limits: QueueLimits;
 
   constructor(id: number, open: (events: TransportEvents) => ServerTransport,
-    owner: ConnectionOwner, decoder: FrameDecoder, queueLimit: number, now: number) {
+    owner: ConnectionOwner, decoder: FrameDecoder, limits: QueueLimits, now: number) {
     this.id = id;
     this.#owner = owner;
     this.#decoder = decoder;
-    this.#queueLimit = queueLimit;
+    this.#limits = limits;
     this.createdAt = now;
     this.lastRecv = now;
     this.transport = open(this);
@@ -90,14 +111,27 @@ export class Connection implements RouteClient, TransportEvents {
   }
 
   send(f: OutFrame): void {
-    if (this.#dead) return;
+    if (this.#dead || this.#cut) return;
     // The cap applies while the socket pushes back; a reading client gets every frame of a
     // burst (one turn's worth) in one write.
     if (f.keep !== true) {
-      if (this.#blocked && this.#droppable >= this.#queueLimit) this.#dropOldest();
+      if (this.#blocked) {
+        compact(f);
+        if (this.#droppable >= this.#limits.frames) this.#dropOldest();
+      }
       this.#droppable++;
+      this.#droppableBytes += cost(f);
     }
     this.#queue.push(f);
+    if (this.#blocked && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) {
+      if (!this.#limits.dropOldest) {
+        this.#cut = true;
+        this.#owner.onSlow(this, this.#droppableBytes + this.transport.buffered);
+        this.#queue = [];
+        return this.destroy();
+      }
+      while (this.#droppable > 0 && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) this.#dropOldest();
+    }
     if (this.#queue.length === 1 && !this.#blocked) this.#owner.markDirty(this);
   }
 
@@ -107,6 +141,7 @@ export class Connection implements RouteClient, TransportEvents {
     const frames = this.#queue;
     this.#queue = [];
     this.#droppable = 0;
+    this.#droppableBytes = 0;
     const v = this.version;
     const counts = this.#owner.framesOutByCmd;
     let total = 0;
@@ -126,8 +161,9 @@ export class Connection implements RouteClient, TransportEvents {
   /** The oldest frame the limit may drop (its METADATA and notify go with it). */
   #dropOldest(): void {
     const i = this.#queue.findIndex((f) => f.keep !== true);
-    this.#queue.splice(i, 1);
+    const [f] = this.#queue.splice(i, 1);
     this.#droppable--;
+    this.#droppableBytes -= cost(f!);
     this.#owner.onDropped(this, 1);
   }
 
@@ -155,6 +191,17 @@ export class Connection implements RouteClient, TransportEvents {
     this.#dead = true;
     this.#queue = [];
     this.#droppable = 0;
+    this.#droppableBytes = 0;
     this.#owner.onClose(this);
   }
+}
+
+/**
+ * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a
+ * hand-off batch), it gets a copy of its own, so that a queued 40-byte frame costs 40 bytes,
+ * not the 64 KiB read it came from. Every receiver shares the copy.
+ */
+function compact(f: OutFrame): void {
+  const whole = f.body.buffer.byteLength;
+  if (whole > 4096 && whole > 2 * f.body.byteLength) f.body = Buffer.from(f.body);
 }

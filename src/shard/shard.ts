@@ -13,7 +13,7 @@ import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import { GroupCache } from '../groups/cache.ts';
 import type { Group } from '../groups/source.ts';
-import { Connection, type ConnectionOwner } from './connection.ts';
+import { Connection, type ConnectionOwner, type QueueLimits } from './connection.ts';
 import type { PostRequest } from './control.ts';
 import { Delivery } from './delivery.ts';
 import { dispatch, type DispatchContext } from './dispatch.ts';
@@ -86,6 +86,8 @@ export class Shard implements ConnectionOwner {
   readonly #secure: tls.SecureContext | undefined;
   /** Sockets adopted but not yet a connection (TLS handshake or WebSocket upgrade under way). */
   readonly #pending = new Set<Pending>();
+  /** One limits object shared by every connection. */
+  readonly #limits: QueueLimits;
   #closing = false;
 
   constructor(d: ShardDeps) {
@@ -94,6 +96,7 @@ export class Shard implements ConnectionOwner {
     this.channel = d.channel;
     this.#log = d.log;
     this.#load = d.load;
+    this.#limits = { frames: d.config.queueLimit, bytes: d.config.queueLimitBytes, dropOldest: d.config.queuePolicy === 'drop-oldest' };
     const routes = new AppRoute<Connection>(d.config.roomRule);
     const channel = () => this.channel;
     this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
@@ -189,6 +192,12 @@ export class Shard implements ConnectionOwner {
     this.stats.dropped += n;
   }
 
+  onSlow(c: Connection, bytes: number): void {
+    this.stats.slowDisconnects++;
+    this.#log.warn({ conn: c.id, uid: c.uid, appid: c.appid, remote: c.remote, bytes, limit: this.config.queueLimitBytes },
+      'slow consumer: more than IM_QUEUE_LIMIT_BYTES waiting for a client that does not read; disconnecting it');
+  }
+
   markDirty(c: Connection): void {
     this.#dirty.push(c);
     if (!this.#flushScheduled) {
@@ -244,7 +253,7 @@ export class Shard implements ConnectionOwner {
     }
     const decoder = new FrameDecoder({ accept: CLIENT_CMDS, maxBody: this.config.maxBody });
     // The auth timeout runs from the socket's arrival, not from the end of its handshake.
-    const c = new Connection(this.#nextId++, open, this, decoder, this.config.queueLimit, entry?.at ?? performance.now());
+    const c = new Connection(this.#nextId++, open, this, decoder, this.#limits, entry?.at ?? performance.now());
     this.#conns.add(c);
     this.stats.accepted++;
     this.#log.debug({ conn: c.id, kind: c.kind, remote: c.remote }, 'connection');

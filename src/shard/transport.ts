@@ -21,6 +21,8 @@ export interface ServerTransport {
   readonly remote: string;
   /** Writes a batch of whole frames; false when the socket pushes back (wait for drained()). */
   write(frames: Buffer): boolean;
+  /** Bytes written but not yet taken by the operating system. */
+  readonly buffered: number;
   /** Graceful close: what was written goes out first. */
   end(): void;
   destroy(): void;
@@ -76,6 +78,10 @@ export class StreamTransport implements ServerTransport {
     return this.#s.write(frames);
   }
 
+  get buffered(): number {
+    return this.#s.writableLength;
+  }
+
   end(): void {
     this.#s.end();
   }
@@ -113,6 +119,10 @@ export class WsTransport implements ServerTransport {
       p = end;
     }
     return !this.#raw.writableNeedDrain;
+  }
+
+  get buffered(): number {
+    return this.#raw.writableLength;
   }
 
   end(): void {

@@ -15,7 +15,7 @@ const clients: ImClient[] = [];
 
 test.before(loud(async () => {
   // Test hooks with --expose-gc: memory is read as live heap after a full GC (/debug/gc).
-  im = await startIm({ IM_STORE: 'off', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc', IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_SUBSCRIBER_CAPACITY: '40' });
+  im = await startIm({ IM_STORE: 'off', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc', IM_SHARDS: '2', IM_AUTH_TIMEOUT_S: '1', IM_CLIENT_TIMEOUT_S: '3', IM_QUEUE_LIMIT: '50', IM_QUEUE_POLICY: 'drop-oldest', IM_SUBSCRIBER_CAPACITY: '40' });
 }));
 
 test.after(loud(async () => {
