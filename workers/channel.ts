@@ -18,8 +18,11 @@ const channel = new Channel({
   routers: start.config.routeAddrs,
   groupRouters: start.config.groupRouteAddrs,
   shards: start.shards,
-  batchBytes: start.config.channelBatchBytes,
-  queueLimit: start.config.channelQueueLimit,
+  limits: {
+    batchBytes: start.config.channelBatchBytes,
+    holdFrames: start.config.channelQueueLimit,
+    limitBytes: start.config.channelQueueLimitBytes,
+  },
   log,
 });
 channel.start();

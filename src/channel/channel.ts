@@ -11,7 +11,7 @@ import { PortBatcher } from '../threads/batcher.ts';
 import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
 import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
-import { RouterLink } from './router-link.ts';
+import { RouterLink, type RouterLinkLimits } from './router-link.ts';
 
 /** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
@@ -21,13 +21,12 @@ export interface ChannelOptions {
   routers: HostPort[];
   groupRouters: HostPort[];
   shards: MessagePort[];
-  batchBytes: number;
-  queueLimit: number;
+  limits: RouterLinkLimits;
   log: Logger;
 }
 
 export interface ChannelStats {
-  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; queued: number; connects: number }[];
+  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; queued: number; queuedBytes: number; connects: number }[];
   published: number;
   dispatched: number;
   invalid: number;
@@ -79,7 +78,7 @@ export class Channel implements ChannelVisitor {
       const key = `${a.host}:${a.port}`;
       let l = byAddr.get(key);
       if (l === undefined) {
-        l = new RouterLink(a, handlers, o.batchBytes, o.queueLimit);
+        l = new RouterLink(a, handlers, o.limits);
         byAddr.set(key, l);
         this.#told.set(l, new Map());
       }
@@ -116,7 +115,7 @@ export class Channel implements ChannelVisitor {
   stats(): ChannelStats {
     const h = this.#latency;
     return {
-      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, queued: l.queued, connects: l.connects })),
+      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
       published: this.#published,
       dispatched: this.#dispatched,
       invalid: this.#invalid,

@@ -12,16 +12,36 @@ export interface RouterLinkHandlers {
   invalid(link: RouterLink, err: ProtocolError): void;
 }
 
+export interface RouterLinkLimits {
+  /** Largest single write. */
+  batchBytes: number;
+  /** Publishes held while the router is away (frames; the oldest beyond are dropped). */
+  holdFrames: number;
+  /**
+   * Bytes held while the router is away, and bytes the socket may hold unsent while it is
+   * up: a router that is connected but does not read is taken for down past this.
+   */
+  limitBytes: number;
+}
+
 const MIN_DELAY_MS = 100;
 const MAX_DELAY_MS = 60_000;
+/** A link must stay up this long before its reconnect delay starts again from the minimum. */
+const STABLE_MS = 5000;
+/** TCP keepalive probes find a router host that vanished (no FIN, no RST). */
+const KEEPALIVE_MS = 10_000;
 
 /**
  * The access server's connection to one router. Frames queued in a turn are written at the
  * end of it, coalesced into writes of at most `batchBytes`, each frame numbered with this
- * link's own seq. While the router is away, publishes wait (at most `holdLimit`, oldest
- * dropped and counted) and subscription frames are dropped: the re-subscribe on connect
- * rebuilds them from the subscriber table. Reconnects back off from 100 ms, doubling to 60 s,
- * and start again from 100 ms after a success.
+ * link's own seq. While the router is away, publishes wait (bounded in frames and bytes,
+ * oldest dropped and counted) and subscription frames are dropped: the re-subscribe on
+ * connect rebuilds them from the subscriber table. A router that is connected but stops
+ * reading (a stopped process, a stalled host) fills the socket: past `limitBytes` unsent
+ * the link is closed as down and reconnected, so the access server never holds more.
+ * Reconnects back off from 100 ms, doubling to 60 s, with jitter (servers that lost the
+ * same router do not come back in lockstep), and start again from 100 ms once a link has
+ * stayed up for 5 s.
  */
 export class RouterLink {
   readonly addr: HostPort;
@@ -32,22 +52,24 @@ export class RouterLink {
   dropped = 0;
   connects = 0;
   readonly #handlers: RouterLinkHandlers;
-  readonly #batchBytes: number;
-  readonly #holdLimit: number;
+  readonly #limits: RouterLinkLimits;
   #socket: net.Socket | undefined;
   #delay = MIN_DELAY_MS;
+  #upSince = 0;
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
   #out: Buffer[] = [];
   #held: Buffer[] = [];
+  #heldBytes = 0;
   #scheduled = false;
+  /** Why this side closed the current socket, if it did. */
+  #cutFor: string | undefined;
 
-  constructor(addr: HostPort, handlers: RouterLinkHandlers, batchBytes: number, holdLimit: number) {
+  constructor(addr: HostPort, handlers: RouterLinkHandlers, limits: RouterLinkLimits) {
     this.addr = addr;
     this.label = `${addr.host}:${addr.port}`;
     this.#handlers = handlers;
-    this.#batchBytes = batchBytes;
-    this.#holdLimit = holdLimit;
+    this.#limits = limits;
   }
 
   get up(): boolean {
@@ -57,6 +79,13 @@ export class RouterLink {
   /** Frames waiting: written this turn, or held for the router's return. */
   get queued(): number {
     return this.#out.length + this.#held.length;
+  }
+
+  /** Bytes waiting: held, queued this turn, and written but not yet taken by the socket. */
+  get queuedBytes(): number {
+    let n = this.#heldBytes + (this.#socket?.writableLength ?? 0);
+    for (const f of this.#out) n += f.length;
+    return n;
   }
 
   start(): void {
@@ -72,15 +101,17 @@ export class RouterLink {
 
   sendPublish(frame: Buffer): void {
     if (this.up) return this.#queue(frame);
-    if (this.#holdLimit === 0) {
+    const { holdFrames, limitBytes } = this.#limits;
+    if (holdFrames === 0 || frame.length > limitBytes) {
       this.dropped++;
       return;
     }
-    if (this.#held.length >= this.#holdLimit) {
-      this.#held.shift();
+    this.#held.push(frame);
+    this.#heldBytes += frame.length;
+    while (this.#held.length > holdFrames || this.#heldBytes > limitBytes) {
+      this.#heldBytes -= this.#held.shift()!.length;
       this.dropped++;
     }
-    this.#held.push(frame);
   }
 
   /** Writes everything queued now, then closes. */
@@ -103,16 +134,19 @@ export class RouterLink {
     const s = net.connect({ host: this.addr.host, port: this.addr.port });
     this.#socket = s;
     s.setNoDelay(true);
+    s.setKeepAlive(true, KEEPALIVE_MS);
     const decoder = new FrameDecoder({ accept: ROUTER_CMDS });
     let failure = 'closed';
+    this.#cutFor = undefined;
     s.on('connect', () => {
       this.state = 'up';
       this.connects++;
-      this.#delay = MIN_DELAY_MS;
+      this.#upSince = performance.now();
       this.#seq = 0;
       this.#handlers.up(this);
       const held = this.#held;
       this.#held = [];
+      this.#heldBytes = 0;
       for (const f of held) this.#queue(f);
     });
     s.on('data', (chunk: Buffer) => {
@@ -133,8 +167,9 @@ export class RouterLink {
       this.#out = [];
       if (this.state === 'stopped') return;
       this.state = 'down';
-      if (wasUp) this.#handlers.down(this, failure);
-      this.#timer = setTimeout(() => this.#connect(), this.#delay);
+      if (wasUp) this.#handlers.down(this, this.#cutFor ?? failure);
+      if (wasUp && performance.now() - this.#upSince >= STABLE_MS) this.#delay = MIN_DELAY_MS;
+      this.#timer = setTimeout(() => this.#connect(), this.#delay * (0.5 + Math.random()));
       this.#delay = Math.min(this.#delay * 2, MAX_DELAY_MS);
     });
   }
@@ -151,13 +186,22 @@ export class RouterLink {
     this.#scheduled = false;
     const s = this.#socket;
     if (this.#out.length === 0 || s === undefined || s.destroyed || this.state !== 'up') return;
+    if (s.writableLength > this.#limits.limitBytes) {
+      // Connected, not reading: what waits would only grow. Down it goes; the reconnect
+      // re-subscribes from the table, and publishes wait (bounded) meanwhile.
+      this.dropped += this.#out.length;
+      this.#out = [];
+      this.#cutFor = `router not reading: ${s.writableLength} bytes unsent (IM_CHANNEL_QUEUE_LIMIT_BYTES)`;
+      s.destroy();
+      return;
+    }
     const frames = this.#out;
     this.#out = [];
     let i = 0;
     while (i < frames.length) {
       let size = 0;
       let j = i;
-      while (j < frames.length && (j === i || size + frames[j]!.length <= this.#batchBytes)) size += frames[j++]!.length;
+      while (j < frames.length && (j === i || size + frames[j]!.length <= this.#limits.batchBytes)) size += frames[j++]!.length;
       const b = Buffer.allocUnsafe(size);
       let p = 0;
       for (let k = i; k < j; k++) {

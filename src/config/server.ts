@@ -36,6 +36,8 @@ export interface ServerConfig {
   authTimeoutS: number;
   channelBatchBytes: number;
   channelQueueLimit: number;
+  /** Bytes held for a router that is away, or unsent to one that does not read. */
+  channelQueueLimitBytes: number;
   roomRule: 'none' | 'uid' | 'device';
   logLevel: (typeof LOG_LEVELS)[number];
   /** Human-readable log lines (IM_LOG_FORMAT=pretty, the default on a terminal) or JSON. */
@@ -121,6 +123,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     authTimeoutS: intVar(env, 'IM_AUTH_TIMEOUT_S', 30, 1),
     channelBatchBytes: intVar(env, 'IM_CHANNEL_BATCH_BYTES', 256 * 1024, 1024),
     channelQueueLimit: intVar(env, 'IM_CHANNEL_QUEUE_LIMIT', 100_000, 0),
+    channelQueueLimitBytes: bytesVar(env, 'IM_CHANNEL_QUEUE_LIMIT_BYTES', 64 * 1024 * 1024, 64 * 1024),
     roomRule: enumVar(env, 'IM_ROOM_RULE', ['none', 'uid', 'device'] as const, 'none'),
     logLevel: enumVar(env, 'IM_LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: enumVar(env, 'IM_LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY === true ? 'pretty' : 'json') === 'pretty',

@@ -90,6 +90,7 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
     s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));
   gauge('im_shard_heap_bytes', 'V8 heap in use, by shard thread', ['shard'], perShard((r) => r.heapUsed));
   gauge('im_channel_queue_depth', 'Frames waiting for a router link', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queued]) ?? []);
+  gauge('im_channel_queue_bytes', 'Bytes waiting for a router link, its socket\'s unsent bytes included', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queuedBytes]) ?? []);
   gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);
   gauge('im_router_latency_microseconds', 'im → imr → im delivery latency of messages from other servers', ['quantile'], (s) => {
     const l = s.channel?.latencyUs;
