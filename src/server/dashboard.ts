@@ -24,21 +24,49 @@ async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> 
   };
 }
 
-/** The live dashboard at `/`: one static page fed by server-sent events every second. */
+/** Viewers of /events at most: each costs a socket, and the stream is unauthenticated. */
+export const MAX_VIEWERS = 32;
+
+/**
+ * The live dashboard at `/`: one static page fed by server-sent events. One sample a second
+ * is taken for all viewers together (the shards' reports and one scan of the table), and
+ * only while someone watches; viewers beyond MAX_VIEWERS are turned away (503).
+ */
 export function dashboardRoutes(pool: ShardPool, table: SubscriberTable): Record<string, Handler> {
+  const viewers = new Set<{ write(s: string): boolean }>();
+  let timer: NodeJS.Timeout | undefined;
+  let last = '';
+  const tick = () => {
+    sample(pool, table).then((s) => {
+      last = `data: ${JSON.stringify(s)}\n\n`;
+      for (const v of viewers) v.write(last);
+    }, () => {});
+  };
   return {
     '/': (_req, _url, res) => {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': PAGE.length });
       res.end(PAGE);
     },
     '/events': (req, _url, res) => {
+      if (viewers.size >= MAX_VIEWERS) {
+        res.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '10' });
+        res.end(`at most ${MAX_VIEWERS} dashboard viewers at a time\n`);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = () => {
-        sample(pool, table).then((s) => res.write(`data: ${JSON.stringify(s)}\n\n`), () => {});
-      };
-      send();
-      const timer = setInterval(send, 1000);
-      req.on('close', () => clearInterval(timer));
+      viewers.add(res);
+      if (last !== '') res.write(last);
+      if (timer === undefined) {
+        tick();
+        timer = setInterval(tick, 1000);
+      }
+      req.on('close', () => {
+        viewers.delete(res);
+        if (viewers.size === 0) {
+          clearInterval(timer);
+          timer = undefined;
+        }
+      });
     },
   };
 }
