@@ -43,6 +43,8 @@ export interface ServerConfig {
   /** Human-readable log lines (IM_LOG_FORMAT=pretty, the default on a terminal) or JSON. */
   logPretty: boolean;
   shutdownTimeoutS: number;
+  /** A call from the main thread to a shard, the Channel or the store that takes longer fails (a shard is replaced). */
+  controlTimeoutMs: number;
   /** SQLite file of the embedded group source (used when no MySQL URL is set). */
   groupDb: string;
   mysqlUrl: string | undefined;
@@ -128,6 +130,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     logLevel: enumVar(env, 'IM_LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: enumVar(env, 'IM_LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY === true ? 'pretty' : 'json') === 'pretty',
     shutdownTimeoutS: intVar(env, 'IM_SHUTDOWN_TIMEOUT_S', 10, 1),
+    controlTimeoutMs: intVar(env, 'IM_CONTROL_TIMEOUT_MS', 5000, 100),
     groupDb: strVar(env, 'IM_GROUP_DB', 'data/groups.db'),
     mysqlUrl: urlVar(env, 'IM_MYSQL_URL', ['mysql:']),
     groupCacheSize: intVar(env, 'IM_GROUP_CACHE_SIZE', 10_000, 1),

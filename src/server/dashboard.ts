@@ -7,9 +7,7 @@ const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
 
 /** One sample for the dashboard: totals, which the page turns into per-second rates. */
 async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> {
-  const [reports, channel, store] = await Promise.all([
-    Promise.all(pool.shards.map((s) => s.control.report())), pool.channel?.control.stats(), pool.store?.control.stats(),
-  ]);
+  const [reports, channel, store] = await Promise.all([pool.reports(), pool.channelStats(), pool.storeStats()]);
   let users = 0;
   table.scan((kind) => { if (kind === Kind.USER) users++; });
   return {

@@ -24,7 +24,7 @@ export interface ApiContext {
 
 /** Whole-server figures: per-shard reports summed, distinct users and rooms from the shared table. */
 export async function summary(ctx: ApiContext, appid?: number): Promise<object> {
-  const reports: ShardReport[] = await Promise.all(ctx.pool.shards.map((s) => s.control.report()));
+  const reports: ShardReport[] = await ctx.pool.reports();
   const users = new Map<number, number>();
   const rooms = new Map<number, number>();
   ctx.table.scan((kind, a) => {
@@ -76,7 +76,7 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
     ...(ctx.testHooks ? {
       '/debug/gc': async (req, _url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
-        await Promise.all(ctx.pool.shards.map((s) => s.control.gc()));
+        await Promise.all(ctx.pool.shards.map((h) => ctx.pool.ask(h, 'gc', (c) => c.gc())));
         (globalThis as { gc?: () => void }).gc?.();
         sendJson(res, 200, { data: {} });
       },
@@ -89,7 +89,7 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         const shard = ctx.pool.shards[intParam(url, 'shard')];
         if (shard === undefined) throw new HttpError(400, 'no such shard');
-        await shard.control.crash();
+        await ctx.pool.ask(shard, 'crash', (c) => c.crash());
         sendJson(res, 200, { data: {} });
       },
     } : {}),
@@ -113,18 +113,9 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       sendJson(res, 200, out);
     },
     '/healthz': async (_req, _url, res) => {
-      const answered = (p: Promise<unknown> | undefined) => Promise.race([
-        (p ?? Promise.resolve(true)).then(() => true, () => false),
-        new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
-      ]);
-      const shards = await Promise.all(ctx.pool.shards.map((s) => answered(s.control.ping())));
-      const channel = await answered(ctx.pool.channel?.control.ping());
-      const store = ctx.pool.store === undefined ? true
-        : await Promise.race([ctx.pool.store.control.ping(), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]).catch(() => false);
-      const ok = shards.every(Boolean) && channel && store;
-      sendJson(res, ok ? 200 : 503, {
-        ok, shards, channel: ctx.pool.channel === undefined ? 'standalone' : channel, store: ctx.pool.store === undefined ? 'off' : store,
-      });
+      const h = await ctx.pool.health(1000);
+      const ok = h.shards.every(Boolean) && h.channel !== false && h.store !== false;
+      sendJson(res, ok ? 200 : 503, { ok, ...h });
     },
   };
 }

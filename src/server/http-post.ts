@@ -11,10 +11,8 @@ const MAX_RECEIVERS = 10_000;
  * turn) exactly as a client's message is: locally, through the Channel, and to offline push.
  */
 export function postRoutes(pool: ShardPool): Record<string, Handler> {
-  let next = 0;
   const route = async (res: http.ServerResponse, p: PostRequest) => {
-    const shard = pool.shards[next++ % pool.shards.length]!;
-    const r = await shard.control.post(p);
+    const r = await pool.post(p);
     if (r !== 0) throw new HttpError(400, 'group does not exist');
     sendJson(res, 200, { data: {} });
   };

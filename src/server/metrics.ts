@@ -21,11 +21,7 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   let pending: Promise<Snapshot> | undefined;
   const snapshot = () => {
     pending ??= (async () => {
-      const [shards, channel, store] = await Promise.all([
-        Promise.all(pool.shards.map((s) => s.control.report())),
-        pool.channel?.control.stats(),
-        pool.store?.control.stats(),
-      ]);
+      const [shards, channel, store] = await Promise.all([pool.reports(), pool.channelStats(), pool.storeStats()]);
       setTimeout(() => { pending = undefined; }, 50).unref();
       return { shards, channel, store };
     })();

@@ -10,6 +10,11 @@ import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../s
 import { endpoint } from '../threads/endpoint.ts';
 import type { StoreControl, StoreStart } from '../store/control.ts';
 import { StoreClient } from '../store/client.ts';
+import type { StoreStats } from '../store/protocol.ts';
+import type { ChannelStats } from '../channel/channel.ts';
+import type { PostRequest } from '../shard/control.ts';
+import type { ShardReport } from '../shard/stats.ts';
+import { deadline } from '../threads/deadline.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import { releaseShard } from './release.ts';
 
@@ -23,6 +28,8 @@ export interface ShardHandle {
   control: Comlink.Remote<ShardControl>;
   ledger: SubscriberTable;
   ready: boolean;
+  /** Its worker exited (or was terminated for missing a deadline). */
+  dead: boolean;
   restarts: number;
 }
 
@@ -51,6 +58,9 @@ export class ShardPool {
   /** Reports the transitions of released shards to the Channel. */
   #mainChannel: ChannelPort | undefined;
   #stopping = false;
+  /** Replacements run one at a time: two shards dying together must not wire to each other's corpse. */
+  #replacing: Promise<void> = Promise.resolve();
+  #nextPost = 0;
 
   constructor(config: ServerConfig, table: SubscriberTable, services: MainServices, log: Logger) {
     this.#config = config;
@@ -111,6 +121,57 @@ export class ShardPool {
     await Promise.all([...this.shards.map((s) => s.control.ping()), this.channel?.control.ping(), this.store?.control.ping()]);
   }
 
+  /**
+   * A control call to a shard that races IM_CONTROL_TIMEOUT_MS. A shard that misses it is
+   * taken for dead: its worker is terminated, and supervision replaces it.
+   */
+  async ask<T>(h: ShardHandle, what: string, call: (c: Comlink.Remote<ShardControl>) => Promise<T>): Promise<T> {
+    try {
+      return await deadline(call(h.control), this.#config.controlTimeoutMs, `shard ${h.index} ${what}`);
+    } catch (err) {
+      if ((err as Error).name === 'DeadlineError' && !h.dead && !this.#stopping) {
+        this.#log.error({ shard: h.index, what }, 'shard missed its control deadline: replacing it');
+        void h.worker.terminate();
+      }
+      throw err;
+    }
+  }
+
+  /** The reports of the shards that answer in time. */
+  async reports(): Promise<ShardReport[]> {
+    const all = await Promise.allSettled(this.shards.map((h) => this.ask(h, 'report', (c) => c.report())));
+    return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  }
+
+  /** Routes a posted message on the next live shard. */
+  post(p: PostRequest): Promise<number> {
+    const live = this.shards.filter((h) => h.ready && !h.dead);
+    if (live.length === 0) return Promise.reject(new Error('no shard is running'));
+    const h = live[this.#nextPost++ % live.length]!;
+    return this.ask(h, 'post', (c) => c.post(p));
+  }
+
+  async channelStats(): Promise<ChannelStats | undefined> {
+    if (this.channel === undefined) return undefined;
+    return deadline(this.channel.control.stats(), this.#config.controlTimeoutMs, 'channel stats').catch(() => undefined);
+  }
+
+  async storeStats(): Promise<StoreStats | undefined> {
+    if (this.store === undefined) return undefined;
+    return deadline(this.store.control.stats(), this.#config.controlTimeoutMs, 'store stats').catch(() => undefined);
+  }
+
+  /** Each part's answer to a ping within `ms`: shards, the Channel ('standalone' when none), the store ('off'). */
+  async health(ms: number): Promise<{ shards: boolean[]; channel: boolean | 'standalone'; store: boolean | 'off' }> {
+    const answered = (p: Promise<unknown>) => deadline(p, ms, 'ping').then((v) => v !== false, () => false);
+    const [shards, channel, store] = await Promise.all([
+      Promise.all(this.shards.map((h) => (h.dead ? Promise.resolve(false) : answered(h.control.ping())))),
+      this.channel === undefined ? 'standalone' as const : answered(this.channel.control.ping()),
+      this.store === undefined ? 'off' as const : answered(this.store.control.ping()),
+    ]);
+    return { shards, channel, store };
+  }
+
   /** Moves a paused, unread socket to the least-loaded shard. */
   assign(socket: net.Socket, kind: TransportKind): void {
     let best = -1;
@@ -136,26 +197,29 @@ export class ShardPool {
     }
   }
 
-  /** Drops a group from every shard's cache; resolves once all have. */
+  /** Drops a group from every shard's cache; resolves once all live ones have. */
   async invalidateGroup(appid: number, gid: number): Promise<void> {
-    await Promise.all(this.shards.map((s) => s.control.invalidateGroup(appid, gid)));
+    await Promise.allSettled(this.shards.filter((h) => !h.dead).map((h) => this.ask(h, 'invalidateGroup', (c) => c.invalidateGroup(appid, gid))));
   }
 
+  /** Closes every connection; resolves with what each shard had left (a shard that does not answer: -1). */
   async drain(timeoutMs: number): Promise<number[]> {
     this.#stopping = true;
-    return Promise.all(this.shards.map((s) => s.control.drain(timeoutMs)));
+    return Promise.all(this.shards.map((h) => (h.dead ? Promise.resolve(0)
+      : deadline(h.control.drain(timeoutMs), timeoutMs + 2000, `shard ${h.index} drain`).catch(() => -1))));
   }
 
   async terminate(): Promise<void> {
     this.#stopping = true;
     this.#mainChannel?.flush();
+    const limit = this.#config.controlTimeoutMs;
     if (this.channel !== undefined) {
-      await this.channel.control.stop();
+      await deadline(this.channel.control.stop(), limit, 'channel stop').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'channel did not stop cleanly'));
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
     if (this.store !== undefined) {
-      await this.store.control.stop();
+      await deadline(this.store.control.stop(), limit, 'store stop').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'store did not stop cleanly'));
       await this.store.worker.terminate();
     }
   }
@@ -209,13 +273,16 @@ export class ShardPool {
     };
     const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : []), ...(store ? [store] : [])];
     const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
-    const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, restarts };
+    const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, dead: false, restarts };
     handle.control.ping().then(() => { handle.ready = true; }, () => {});
     worker.on('error', (err) => this.#log.error({ shard: index, err }, 'shard worker failed'));
     worker.on('exit', (code) => {
+      handle.dead = true;
       if (this.#stopping) return;
       this.#log.error({ shard: index, code, ready: handle.ready }, 'shard worker exited');
-      if (this.shards[index] === handle) void this.#replace(handle);
+      if (this.shards[index] !== handle) return;
+      this.#replacing = this.#replacing.then(() => this.#replace(handle))
+        .catch((err: unknown) => this.#log.error({ err, shard: index }, 'replacing a shard failed'));
     });
     return handle;
   }
@@ -236,23 +303,33 @@ export class ShardPool {
     // New ports: one to every live shard, one to the Channel.
     const peers: (MessagePort | undefined)[] = new Array(this.shards.length).fill(undefined);
     const wiring: Promise<void>[] = [];
+    const limit = this.#config.controlTimeoutMs;
     for (const other of this.shards) {
-      if (other.index === i) continue;
+      // A shard that is dead too gets its own replacement (after this one), wired to this one's.
+      if (other.index === i || other.dead) continue;
       const { port1, port2 } = new MessageChannel();
       peers[other.index] = port1;
-      wiring.push(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])));
+      wiring.push(deadline(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])), limit, `shard ${other.index} setPeer`)
+        .catch((err: unknown) => {
+          // It died meanwhile: its own replacement, next in line, wires itself to this one.
+          this.#log.warn({ shard: other.index, err: (err as Error).message }, 'wiring a replacement shard: a peer did not answer');
+          port1.close();
+          peers[other.index] = undefined;
+        }));
     }
     let channel: MessagePort | undefined;
     if (this.channel !== undefined) {
       const { port1, port2 } = new MessageChannel();
       channel = port1;
-      wiring.push(this.channel.control.setShard(i, Comlink.transfer(port2, [port2 as never])));
+      wiring.push(deadline(this.channel.control.setShard(i, Comlink.transfer(port2, [port2 as never])), limit, 'channel setShard')
+        .catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'wiring a replacement shard: the Channel did not answer')));
     }
     let store: MessagePort | undefined;
     if (this.store !== undefined) {
       const { port1, port2 } = new MessageChannel();
       store = port1;
-      wiring.push(this.store.control.addPort(Comlink.transfer(port2, [port2 as never])));
+      wiring.push(deadline(this.store.control.addPort(Comlink.transfer(port2, [port2 as never])), limit, 'store addPort')
+        .catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'wiring a replacement shard: the store did not answer')));
     }
     await Promise.all(wiring);
     const fresh = this.#spawn(i, peers, channel, store, dead.restarts + 1);
