@@ -300,23 +300,11 @@ export class ShardPool {
       this.#log.error({ shard: i }, 'shard died during start-up: not restarting it');
       return;
     }
-    // New ports: one to every live shard, one to the Channel.
-    const peers: (MessagePort | undefined)[] = new Array(this.shards.length).fill(undefined);
-    const wiring: Promise<void>[] = [];
+    // Ports to the Channel and the store go in its start-up message; ports to the other
+    // shards are wired after it starts, each pair handed to both sides, so that a peer that
+    // dies meanwhile costs only its own pair (its replacement, next in line, wires anew).
     const limit = this.#config.controlTimeoutMs;
-    for (const other of this.shards) {
-      // A shard that is dead too gets its own replacement (after this one), wired to this one's.
-      if (other.index === i || other.dead) continue;
-      const { port1, port2 } = new MessageChannel();
-      peers[other.index] = port1;
-      wiring.push(deadline(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])), limit, `shard ${other.index} setPeer`)
-        .catch((err: unknown) => {
-          // It died meanwhile: its own replacement, next in line, wires itself to this one.
-          this.#log.warn({ shard: other.index, err: (err as Error).message }, 'wiring a replacement shard: a peer did not answer');
-          port1.close();
-          peers[other.index] = undefined;
-        }));
-    }
+    const wiring: Promise<unknown>[] = [];
     let channel: MessagePort | undefined;
     if (this.channel !== undefined) {
       const { port1, port2 } = new MessageChannel();
@@ -332,8 +320,15 @@ export class ShardPool {
         .catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 'wiring a replacement shard: the store did not answer')));
     }
     await Promise.all(wiring);
-    const fresh = this.#spawn(i, peers, channel, store, dead.restarts + 1);
+    const fresh = this.#spawn(i, new Array(this.shards.length).fill(undefined), channel, store, dead.restarts + 1);
     this.shards[i] = fresh;
+    await Promise.all(this.shards.filter((other) => other !== fresh && !other.dead).map((other) => {
+      const { port1, port2 } = new MessageChannel();
+      return Promise.all([
+        deadline(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])), limit, `shard ${other.index} setPeer`),
+        deadline(fresh.control.setPeer(other.index, Comlink.transfer(port1, [port1 as never])), limit, `shard ${i} setPeer`),
+      ]).catch((err: unknown) => this.#log.warn({ shard: other.index, err: (err as Error).message }, 'wiring a replacement shard: a peer did not answer'));
+    }));
     this.#log.warn({ shard: i, restarts: fresh.restarts }, 'shard restarted');
   }
 }

@@ -31,7 +31,10 @@ async function underTraffic(im: Im, kill: number[]): Promise<void> {
       const r = await httpJson(im.httpPort, path);
       assert.ok(r.status === 200 || (path === '/healthz' && r.status === 503), `${path} answered ${r.status}`);
     }
-    await eventually(async () => (await httpJson(im.httpPort, '/healthz')).status === 200, 15_000, 'every shard replaced');
+    await eventually(async () => (await httpJson(im.httpPort, '/healthz')).status === 200, 15_000, 'every shard replaced')
+      .catch(async (err: unknown) => {
+        throw new Error(`${(err as Error).message}: ${JSON.stringify((await httpJson(im.httpPort, '/healthz')).body)}\n${im.lines.slice(-20).join('\n')}`);
+      });
     const shards = (await httpJson(im.httpPort, '/summary')).body.shards as unknown[];
     assert.is(shards.length, 3, 'all three shards report');
     // New connections land on every shard, and messages flow between them.
@@ -50,7 +53,7 @@ async function underTraffic(im: Im, kill: number[]): Promise<void> {
 
 for (const [name, kill] of [['two shards', [0, 2]], ['every shard', [0, 1, 2]]] as const) {
   test(`${name} killed at once under traffic: all replaced, the control plane answers, SIGTERM exits 0`, async () => {
-    const im = await startIm({ IM_SHARDS: '3', IM_TEST_HOOKS: '1', IM_STORE: 'off', IM_LOG_LEVEL: 'fatal', IM_CONTROL_TIMEOUT_MS: '2000' });
+    const im = await startIm({ IM_SHARDS: '3', IM_TEST_HOOKS: '1', IM_STORE: 'off', IM_LOG_LEVEL: 'warn', IM_CONTROL_TIMEOUT_MS: '2000' });
     try {
       await underTraffic(im, [...kill]);
     } finally {
