@@ -12,6 +12,10 @@ export class MysqlGroupSource implements GroupSource {
     this.#pool = mysql.createPool({ uri: url, connectionLimit: 4, supportBigNumbers: true, bigNumberStrings: false });
   }
 
+  async ping(): Promise<void> {
+    await this.#pool.query('SELECT 1');
+  }
+
   async load(appid: number, id: number): Promise<Group | null> {
     const [groups] = await this.#pool.query('SELECT id, appid, master, super FROM `group` WHERE id = ? AND appid = ? AND deleted = 0', [id, appid]);
     const g = (groups as Row[])[0];

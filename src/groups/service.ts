@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { deadline } from '../threads/deadline.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Group, GroupSource, NewGroup } from './source.ts';
 import { SqliteGroupSource } from './sqlite.ts';
@@ -48,6 +49,16 @@ export class GroupService {
 
   load(appid: number, gid: number): Promise<Group | null> {
     return this.#source.load(appid, gid);
+  }
+
+  /** The group source and, when configured, Redis (the change channel): each answers or not. */
+  async health(ms: number): Promise<{ groups: boolean; redis: boolean | 'off' }> {
+    const answers = (p: Promise<unknown>) => deadline(p, ms, 'ping').then(() => true, () => false);
+    const [groups, redis] = await Promise.all([
+      answers(this.#source.ping()),
+      this.#pub === undefined ? 'off' as const : answers(this.#pub.ping()),
+    ]);
+    return { groups, redis };
   }
 
   async create(g: NewGroup): Promise<number> {

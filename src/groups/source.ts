@@ -25,6 +25,8 @@ export interface NewGroup {
 export interface GroupSource {
   /** The live group, or null when it does not exist (or was disbanded) in that app. */
   load(appid: number, id: number): Promise<Group | null>;
+  /** Resolves when the source answers (for /healthz). */
+  ping(): Promise<void>;
   create(g: NewGroup): Promise<number>;
   /** Each of these resolves false when the group does not exist in that app. */
   disband(appid: number, id: number): Promise<boolean>;

@@ -40,6 +40,10 @@ export class SqliteGroupSource implements GroupSource {
     this.#db.exec(SCHEMA);
   }
 
+  async ping(): Promise<void> {
+    this.#db.prepare('SELECT 1').get();
+  }
+
   async load(appid: number, id: number): Promise<Group | null> {
     const g = this.#db.prepare('SELECT id, appid, master, super FROM "group" WHERE id = ? AND appid = ? AND deleted = 0').get(id, appid) as Row | undefined;
     if (g === undefined) return null;

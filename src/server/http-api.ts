@@ -113,9 +113,13 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
       sendJson(res, 200, out);
     },
     '/healthz': async (_req, _url, res) => {
-      const h = await ctx.pool.health(1000);
-      const ok = h.shards.every(Boolean) && h.channel !== false && h.store !== false;
-      sendJson(res, ok ? 200 : 503, { ok, ...h });
+      const [h, deps, channel] = await Promise.all([ctx.pool.health(1000), ctx.groups.health(1000), ctx.pool.channelStats()]);
+      const routers = channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [];
+      // 503 when this server cannot do its whole job: a part that does not answer, a router
+      // it cannot reach, a group source or Redis that is away.
+      const ok = h.shards.every(Boolean) && h.channel !== false && h.store !== false
+        && deps.groups && deps.redis !== false && routers.every((r) => r.state === 'up');
+      sendJson(res, ok ? 200 : 503, { ok, ...h, routers, ...deps });
     },
   };
 }
