@@ -1,5 +1,9 @@
 import { Redis } from 'ioredis';
 import { AuthError, AuthErrorCode, type Authenticator, type Identity } from './auth.ts';
+import { deadline } from '../threads/deadline.ts';
+
+/** How long a login waits for Redis before it is refused (AUTH_STATUS 1): a client retries. */
+const WAIT_MS = 1000;
 
 /**
  * GoBelieve's token store: hash `access_token_<token>` with `user_id` and `app_id`. A user's
@@ -8,7 +12,9 @@ import { AuthError, AuthErrorCode, type Authenticator, type Identity } from './a
 export class RedisAuthenticator implements Authenticator {
   readonly #redis: Redis;
   constructor(url: string) {
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true });
+    // The offline queue lets the first logins wait for the first connection; the deadline
+    // below keeps any wait short when Redis is away.
+    this.#redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: WAIT_MS });
     this.#redis.on('error', () => {}); // reported per request as ERR_AUTH_UNAVAILABLE
   }
 
@@ -16,7 +22,7 @@ export class RedisAuthenticator implements Authenticator {
     let fields: Record<string, string>;
     let notification: string | null;
     try {
-      fields = await this.#redis.hgetall(`access_token_${token}`);
+      fields = await deadline(this.#redis.hgetall(`access_token_${token}`), WAIT_MS, 'redis HGETALL');
     } catch (err) {
       throw new AuthError(AuthErrorCode.UNAVAILABLE, 'token store unreachable', { cause: err });
     }
@@ -26,7 +32,7 @@ export class RedisAuthenticator implements Authenticator {
       throw new AuthError(AuthErrorCode.INVALID, 'unknown token');
     }
     try {
-      notification = await this.#redis.hget(`users_${appid}_${uid}`, 'notification_on');
+      notification = await deadline(this.#redis.hget(`users_${appid}_${uid}`, 'notification_on'), WAIT_MS, 'redis HGET');
     } catch {
       notification = null;
     }
@@ -34,7 +40,7 @@ export class RedisAuthenticator implements Authenticator {
   }
 
   async setUnread(appid: number, uid: number, count: number): Promise<void> {
-    await this.#redis.hset(`users_${appid}_${uid}`, 'unread', String(count));
+    await deadline(this.#redis.hset(`users_${appid}_${uid}`, 'unread', String(count)), WAIT_MS, 'redis HSET');
   }
 
   async close(): Promise<void> {

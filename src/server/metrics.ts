@@ -68,7 +68,8 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
     return [[{ kind: 'user' }, users], [{ kind: 'room' }, rooms]];
   });
   mirrored('im_logins_total', 'Successful logins', ['shard'], stat('logins'));
-  mirrored('im_auth_failures_total', 'Rejected tokens', ['shard'], stat('authFailures'));
+  mirrored('im_auth_failures_total', 'Refused logins, by reason (invalid token, token store unavailable)', ['shard', 'reason'], (s) =>
+    s.shards.flatMap((r) => [[{ shard: String(r.shard), reason: 'invalid' }, r.stats.authFailures], [{ shard: String(r.shard), reason: 'unavailable' }, r.stats.authUnavailable]]));
   mirrored('im_auth_refused_total', 'Logins refused because the subscriber table is full', ['shard'], stat('authRefusedFull'));
   mirrored('im_timeouts_total', 'Connections closed for not authenticating or for idling', ['shard', 'reason'], (s) =>
     s.shards.flatMap((r) => [[{ shard: String(r.shard), reason: 'auth' }, r.stats.authTimeouts], [{ shard: String(r.shard), reason: 'idle' }, r.stats.idleTimeouts]]));

@@ -5,6 +5,7 @@ import { login, type LoginContext } from './login.ts';
 import type { Messaging } from './messaging.ts';
 import { PONG, ack } from './replies.ts';
 import type { Routing } from './routing.ts';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 
 const ROOM_IM = codecs.ROOM_IM.forVersion(2);
 const RT = codecs.RT.forVersion(2);
@@ -12,6 +13,7 @@ const ROOM_ID = codecs.ENTER_ROOM.forVersion(2);
 const SYNC_KEY = codecs.SYNC_KEY.forVersion(2);
 const GROUP_SYNC_KEY = codecs.GROUP_SYNC_KEY.forVersion(2);
 const UNREAD = codecs.UNREAD_COUNT.forVersion(2);
+const unread = new RateLimitedLog(10_000);
 
 /** What frame handlers may use: the routing pipeline and the shard's services, not the Shard. */
 export interface DispatchContext extends LoginContext {
@@ -60,7 +62,7 @@ export function dispatch(x: DispatchContext, c: Connection, f: Frame): void {
     case Cmd.UNREAD_COUNT: {
       const m = UNREAD.decode(f.body, 0, f.body.length);
       if (m instanceof ProtocolError) return c.fail(m);
-      x.auth.setUnread(c.appid, c.uid, m.count).catch((err: unknown) => x.log.warn({ err }, 'storing unread count failed'));
+      x.auth.setUnread(c.appid, c.uid, m.count).catch((err: unknown) => unread.warn(x.log, 'storing UNREAD_COUNT failed', { err: (err as Error).message }));
       return;
     }
     case Cmd.METADATA:

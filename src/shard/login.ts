@@ -1,10 +1,13 @@
 import { AuthStatus, Platform, ProtocolError, codecs, joinI64, type Frame } from '../protocol/index.ts';
-import { AuthError, type Authenticator } from '../auth/auth.ts';
+import { AuthError, AuthErrorCode, type Authenticator } from '../auth/auth.ts';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Connection } from './connection.ts';
 import type { Presence } from './presence.ts';
 import { authStatus } from './replies.ts';
 import type { ShardStats } from './stats.ts';
+
+const unavailable = new RateLimitedLog(10_000);
 
 export interface LoginContext {
   readonly auth: Authenticator;
@@ -24,9 +27,14 @@ export async function login(x: LoginContext, c: Connection, f: Frame): Promise<v
     id = await x.auth.authenticate(m.token);
   } catch (err) {
     c.authing = false;
-    x.stats.authFailures++;
     const why = err instanceof AuthError ? err.code : 'ERR_AUTH_INTERNAL';
-    if (!(err instanceof AuthError)) x.log.error({ err }, 'authenticator failed');
+    if (why === AuthErrorCode.UNAVAILABLE) {
+      x.stats.authUnavailable++;
+      unavailable.warn(x.log, 'token store unreachable (IM_REDIS_URL): logins are refused with AUTH_STATUS 1 until it answers');
+    } else {
+      x.stats.authFailures++;
+      if (!(err instanceof AuthError)) x.log.error({ err }, 'authenticator failed');
+    }
     x.log.debug({ conn: c.id, remote: c.remote, why }, 'auth failed');
     return c.send(authStatus(AuthStatus.FAILED));
   }

@@ -25,12 +25,14 @@ export interface ShardStats {
   refused: number;
   /** Clients disconnected for not reading (over IM_QUEUE_LIMIT_BYTES). */
   slowDisconnects: number;
+  /** Logins refused because the token store (Redis) did not answer in time. */
+  authUnavailable: number;
 }
 
 export function emptyShardStats(): ShardStats {
   return {
     accepted: 0, logins: 0, authFailures: 0, authTimeouts: 0, authRefusedFull: 0, roomRefusedFull: 0,
-    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0, storeFailures: 0, refused: 0, slowDisconnects: 0,
+    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0, storeFailures: 0, refused: 0, slowDisconnects: 0, authUnavailable: 0,
   };
 }
 
