@@ -1,4 +1,5 @@
-import { enumVar, intVar, portVar, strVar, urlVar, type Env } from './env.ts';
+import net from 'node:net';
+import { ConfigError, enumVar, intVar, portVar, strVar, urlVar, type Env } from './env.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -13,6 +14,29 @@ export interface RouterConfig {
   /** Offline pushes held while Redis is unreachable; beyond it the oldest are dropped. */
   pushBufferLimit: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Addresses allowed to link (IMR_ALLOW: IPs and CIDR ranges); undefined: any. */
+  allow: net.BlockList | undefined;
+  /** Subscriptions (users + rooms) one link may hold; beyond it SUBSCRIBEs are refused and counted. */
+  linkMaxSubscriptions: number;
+}
+
+/** `10.0.0.5,10.1.0.0/16,::1`: the access servers that may link. */
+function allowVar(env: Env, name: string): net.BlockList | undefined {
+  const v = strVar(env, name);
+  if (v === undefined) return undefined;
+  const list = new net.BlockList();
+  for (const part of v.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+    const [addr, bits] = part.split('/');
+    const type = net.isIPv6(addr!) ? 'ipv6' : net.isIPv4(addr!) ? 'ipv4' : undefined;
+    if (type === undefined) throw new ConfigError(name, `"${part}" is not an IP address or CIDR range`);
+    if (bits === undefined) list.addAddress(addr!, type);
+    else {
+      const n = Number(bits);
+      if (!/^\d+$/.test(bits) || n > (type === 'ipv4' ? 32 : 128)) throw new ConfigError(name, `"${part}" has a bad prefix length`);
+      list.addSubnet(addr!, n, type);
+    }
+  }
+  return list;
 }
 
 export function routerConfig(env: Env = process.env): RouterConfig {
@@ -24,5 +48,7 @@ export function routerConfig(env: Env = process.env): RouterConfig {
     linkWriteLimit: intVar(env, 'IMR_LINK_WRITE_LIMIT', 64 * 1024 * 1024, 64 * 1024),
     pushBufferLimit: intVar(env, 'IMR_PUSH_BUFFER_LIMIT', 100_000, 0),
     logLevel: enumVar(env, 'IMR_LOG_LEVEL', LOG_LEVELS, 'info'),
+    allow: allowVar(env, 'IMR_ALLOW'),
+    linkMaxSubscriptions: intVar(env, 'IMR_LINK_MAX_SUBSCRIPTIONS', 2_000_000, 1),
   };
 }

@@ -14,7 +14,7 @@ export async function startRouterHttp(r: Router, host: string, port: number, log
       if (url.searchParams.get('detail') === '1') {
         sendJson(res, 200, [...r.index.links()].map((l) => ({ link: l.id, remote: l.remote, apps: r.index.linkView(l) })));
       } else {
-        sendJson(res, 200, r.index.allUsers());
+        return streamAllOnline(r, res);
       }
     },
     '/metrics': async (_req, _url, res) => {
@@ -27,4 +27,28 @@ export async function startRouterHttp(r: Router, host: string, port: number, log
   server.listen(port, host);
   await once(server, 'listening');
   return server;
+}
+
+const CHUNK = 10_000;
+
+/**
+ * `/all_online`, written as it is read: a chunk of uids at a time with a turn of the event
+ * loop between chunks, so that a large index never holds routing up while it is serialized.
+ */
+async function streamAllOnline(r: Router, res: http.ServerResponse): Promise<void> {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('[');
+  let firstApp = true;
+  for (const [appid, byUid] of [...r.index.usersByApp()]) {
+    const uids = [...byUid.keys()].sort((a, b) => a - b);
+    res.write(`${firstApp ? '' : ','}{"appid":${appid},"users":[`);
+    firstApp = false;
+    for (let i = 0; i < uids.length; i += CHUNK) {
+      res.write((i === 0 ? '' : ',') + uids.slice(i, i + CHUNK).join(','));
+      await new Promise((resolve) => setImmediate(resolve));
+      if (res.destroyed) return;
+    }
+    res.write(']}');
+  }
+  res.end(']');
 }

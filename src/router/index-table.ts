@@ -36,6 +36,19 @@ export class RouterIndex<L> {
     return this.#roomSubs;
   }
 
+  /** Whether the link holds this user, or this room. */
+  has(link: L, appid: number, id: number, room: boolean): boolean {
+    const app = this.#byLink.get(link)?.get(appid);
+    return app !== undefined && (room ? app.rooms.has(id) : app.users.has(id));
+  }
+
+  /** Users and rooms one link holds. */
+  linkSubscriptions(link: L): number {
+    let n = 0;
+    for (const a of this.#byLink.get(link)?.values() ?? []) n += a.users.size + a.rooms.size;
+    return n;
+  }
+
   subscribe(link: L, appid: number, uid: number, online: boolean): void {
     const app = this.#app(link, appid);
     if (!app.users.has(uid)) this.#userSubs++;
@@ -104,6 +117,11 @@ export class RouterIndex<L> {
   }
 
   /** appid → every uid some link subscribed, ascending. */
+  /** appid → the uids subscribed by any link (live maps: read them before yielding). */
+  usersByApp(): IterableIterator<[number, Map<number, Map<L, boolean>>]> {
+    return this.#users.entries();
+  }
+
   allUsers(): { appid: number; users: number[] }[] {
     return [...this.#users].map(([appid, byUid]) => ({ appid, users: [...byUid.keys()].sort((a, b) => a - b) }));
   }

@@ -28,6 +28,7 @@ export class Router {
   readonly #framesIn = new Float64Array(256);
   readonly #framesOut = new Float64Array(256);
   #nextId = 1;
+  readonly #capped = new WeakSet<Link>();
 
   constructor(config: RouterConfig, log: Logger, push: PushSink) {
     this.#config = config;
@@ -58,6 +59,14 @@ export class Router {
   }
 
   #accept(socket: net.Socket): void {
+    const allow = this.#config.allow;
+    const from = socket.remoteAddress ?? '';
+    if (allow !== undefined && !allow.check(from.replace(/^::ffff:/, ''), net.isIPv6(from) && !from.startsWith('::ffff:') ? 'ipv6' : 'ipv4')) {
+      this.metrics.refusedLinks.inc();
+      this.#log.warn({ remote: `${from}:${socket.remotePort}` }, 'link refused: address not in IMR_ALLOW');
+      socket.destroy();
+      return;
+    }
     const link = new Link(this.#nextId++, socket, {
       frame: (l, f) => this.#onFrame(l, f),
       invalid: (l, err) => {
@@ -83,6 +92,7 @@ export class Router {
       case Cmd.SUBSCRIBE: {
         const m = SUBSCRIBE.decode(body, 0, body.length);
         if (m instanceof ProtocolError) return this.#reject(link, m);
+        if (!this.#mayAdd(link, m.appid, m.uid, false)) return;
         this.index.subscribe(link, m.appid, m.uid, m.online !== 0);
         return;
       }
@@ -96,7 +106,9 @@ export class Router {
       case Cmd.UNSUBSCRIBE_ROOM: {
         const m = ROOM.decode(body, 0, body.length);
         if (m instanceof ProtocolError) return this.#reject(link, m);
-        if (f.cmd === Cmd.SUBSCRIBE_ROOM) this.index.subscribeRoom(link, m.appid, m.room_id);
+        if (f.cmd === Cmd.SUBSCRIBE_ROOM) {
+          if (this.#mayAdd(link, m.appid, m.room_id, true)) this.index.subscribeRoom(link, m.appid, m.room_id);
+        }
         else this.index.unsubscribeRoom(link, m.appid, m.room_id);
         return;
       }
@@ -126,6 +138,17 @@ export class Router {
         return;
       }
     }
+  }
+
+  /** A link may hold IMR_LINK_MAX_SUBSCRIPTIONS users and rooms; a new one beyond is refused (warned once per link). */
+  #mayAdd(link: Link, appid: number, id: number, room: boolean): boolean {
+    if (this.index.has(link, appid, id, room) || this.index.linkSubscriptions(link) < this.#config.linkMaxSubscriptions) return true;
+    this.metrics.refusedSubscriptions.inc();
+    if (!this.#capped.has(link)) {
+      this.#capped.add(link);
+      this.#log.warn({ link: link.id, remote: link.remote, limit: this.#config.linkMaxSubscriptions }, 'link holds IMR_LINK_MAX_SUBSCRIPTIONS: refusing more');
+    }
+    return false;
   }
 
   #forward(from: Link, to: Link, f: Frame): void {

@@ -124,11 +124,19 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
   };
 }
 
-/** Non-GET requests need the admin token when one is configured. */
+/** Paths anyone may ask: a load balancer's health check carries no token. */
+const OPEN = new Set(['/healthz']);
+
+/**
+ * With IM_HTTP_TOKEN set, every request but /healthz needs it: reads list online users and
+ * stored messages, writes post as any user. A browser (the dashboard and its event stream)
+ * may pass it as `?token=`, since EventSource cannot set headers.
+ */
 function guarded(ctx: ApiContext, routes: Record<string, Handler>): Record<string, Handler> {
+  const token = ctx.token;
   return Object.fromEntries(Object.entries(routes).map(([path, h]) => [path, ((req, url, res) => {
-    if (ctx.token !== undefined && req.method !== 'GET' && req.headers.authorization !== `Bearer ${ctx.token}`) {
-      throw new HttpError(401, 'missing or wrong admin token (Authorization: Bearer …)');
+    if (token !== undefined && !OPEN.has(path) && req.headers.authorization !== `Bearer ${token}` && url.searchParams.get('token') !== token) {
+      throw new HttpError(401, 'missing or wrong admin token (Authorization: Bearer …, or ?token=…)');
     }
     return h(req, url, res);
   }) as Handler]));

@@ -44,6 +44,10 @@ if (config.store === 'off') {
     'IM_ROUTE_ADDRS is set but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
     + 'from another access server. Linked servers must share one store: set IM_STORE_URL=postgres://…');
 }
+if (config.httpToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.httpHost)) {
+  log.warn({ host: config.httpHost, port: config.httpPort },
+    'the HTTP API listens beyond loopback without IM_HTTP_TOKEN: anyone who reaches it can read online users and messages and post as any user');
+}
 const table = SubscriberTable.create(config.subscriberCapacity);
 const groupSource = createGroupSource(config);
 const groups = new GroupService(groupSource, (appid, gid) => pool.invalidateGroup(appid, gid), log);

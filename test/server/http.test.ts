@@ -15,6 +15,7 @@ const on = async (uid: number) => {
   clients.push(c);
   return c;
 };
+const get = (path: string) => httpJson(im.httpPort, path, { headers: { authorization: `Bearer ${TOKEN}` } });
 const post = (path: string, body: string | object, auth = true) => httpJson(im.httpPort, path, {
   method: 'POST',
   body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -31,13 +32,18 @@ test.after(loud(async () => {
   await im?.stop();
 }));
 
-test('admin token: every non-GET endpoint needs it; GETs do not', async () => {
+test('admin token: every endpoint but /healthz needs it, as a header or ?token=', async () => {
   const r = await post(`/post_peer_message?appid=${APP}&sender=1&receiver=2`, 'x', false);
   assert.is(r.status, 401);
   assert.is(r.body.meta.code, 401);
   const wrong = await httpJson(im.httpPort, `/post_peer_message?appid=${APP}&sender=1&receiver=2`, { method: 'POST', body: 'x', headers: { authorization: 'Bearer nope' } });
   assert.is(wrong.status, 401);
-  assert.is((await httpJson(im.httpPort, '/summary')).status, 200);
+  for (const path of ['/summary', '/subscriptions', '/metrics', '/', `/load_latest_message?appid=${APP}&uid=1&limit=1`]) {
+    assert.is((await httpJson(im.httpPort, path)).status, 401, `${path} without the token`);
+  }
+  assert.is((await get('/summary')).status, 200);
+  assert.is((await httpJson(im.httpPort, `/summary?token=${TOKEN}`)).status, 200);
+  assert.is((await httpJson(im.httpPort, '/healthz')).status, 200, 'health checks need no token');
 });
 
 test('post_peer_message: receiver gets IM with FLAG_PUSH, the sender\'s devices a SELF copy', async () => {
@@ -94,13 +100,13 @@ test('bad parameters get 400 with the meta shape; the server carries on', async 
     assert.is(r.status, 400, `${path} ${JSON.stringify(body)}`);
     assert.is(typeof r.body.meta.message, 'string');
   }
-  assert.is((await httpJson(im.httpPort, `/post_peer_message?appid=${APP}&sender=1&receiver=2`)).status, 405, 'GET on a POST endpoint');
-  assert.is((await httpJson(im.httpPort, '/summary')).status, 200);
+  assert.is((await get(`/post_peer_message?appid=${APP}&sender=1&receiver=2`)).status, 405, 'GET on a POST endpoint');
+  assert.is((await get('/summary')).status, 200);
 });
 
 test('/metrics parses as Prometheus text and moves with traffic', async () => {
   const parse = async () => {
-    const text = (await httpJson(im.httpPort, '/metrics')).body as string;
+    const text = (await get('/metrics')).body as string;
     const m = new Map<string, number>();
     for (const line of text.split('\n')) {
       if (line === '' || line.startsWith('#')) continue;
