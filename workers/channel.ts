@@ -10,6 +10,7 @@ import { Channel } from '../src/channel/channel.ts';
 import type { ChannelControl, ChannelStart } from '../src/channel/control.ts';
 import { endpoint } from '../src/threads/endpoint.ts';
 import { createLogger } from '../src/log/logger.ts';
+import { codecs, encodeFrame } from '../src/protocol/index.ts';
 
 const start = workerData as ChannelStart;
 const log = createLogger('im.channel', start.config.logLevel, start.config.logPretty);
@@ -22,6 +23,8 @@ const channel = new Channel({
     batchBytes: start.config.channelBatchBytes,
     holdFrames: start.config.channelQueueLimit,
     limitBytes: start.config.channelQueueLimitBytes,
+    hello: start.config.routeSecret === undefined ? undefined
+      : encodeFrame(codecs.LINK_AUTH, { secret: Buffer.from(start.config.routeSecret) }, 0, 0),
   },
   log,
 });

@@ -22,6 +22,8 @@ export interface RouterLinkLimits {
    * up: a router that is connected but does not read is taken for down past this.
    */
   limitBytes: number;
+  /** A LINK_AUTH frame to send first on every connection (IM_ROUTE_SECRET), if any. */
+  hello?: Buffer;
 }
 
 const MIN_DELAY_MS = 100;
@@ -143,6 +145,7 @@ export class RouterLink {
       this.connects++;
       this.#upSince = performance.now();
       this.#seq = 0;
+      if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello);
       this.#handlers.up(this);
       const held = this.#held;
       this.#held = [];

@@ -18,6 +18,8 @@ export interface RouterConfig {
   allow: net.BlockList | undefined;
   /** Subscriptions (users + rooms) one link may hold; beyond it SUBSCRIBEs are refused and counted. */
   linkMaxSubscriptions: number;
+  /** IMR_SECRET: links must open with LINK_AUTH carrying it (this project's access servers, IM_ROUTE_SECRET). */
+  secret: string | undefined;
 }
 
 /** `10.0.0.5,10.1.0.0/16,::1`: the access servers that may link. */
@@ -50,5 +52,6 @@ export function routerConfig(env: Env = process.env): RouterConfig {
     logLevel: enumVar(env, 'IMR_LOG_LEVEL', LOG_LEVELS, 'info'),
     allow: allowVar(env, 'IMR_ALLOW'),
     linkMaxSubscriptions: intVar(env, 'IMR_LINK_MAX_SUBSCRIPTIONS', 2_000_000, 1),
+    secret: strVar(env, 'IMR_SECRET'),
   };
 }

@@ -44,6 +44,8 @@ export const Cmd = {
   SUBSCRIBE_ROOM: 136,
   UNSUBSCRIBE_ROOM: 137,
   PUBLISH_ROOM: 138,
+  /** This project's own: an access server proves it knows the router's IMR_SECRET (first frame). */
+  LINK_AUTH: 139,
 } as const;
 export type Cmd = (typeof Cmd)[keyof typeof Cmd];
 

@@ -79,6 +79,7 @@ export const MESSAGES = {
   SUBSCRIBE_ROOM: spec(Cmd.SUBSCRIBE_ROOM, 'SUBSCRIBE_ROOM', 'router', [['appid', 'i64'], ['room_id', 'i64']] as const),
   UNSUBSCRIBE_ROOM: spec(Cmd.UNSUBSCRIBE_ROOM, 'UNSUBSCRIBE_ROOM', 'router', [['appid', 'i64'], ['room_id', 'i64']] as const),
   PUBLISH_ROOM: spec(Cmd.PUBLISH_ROOM, 'PUBLISH_ROOM', 'router', ROUTE_MESSAGE),
+  LINK_AUTH: spec(Cmd.LINK_AUTH, 'LINK_AUTH', 'router', [['secret', 'bytes']] as const),
 } as const;
 
 export type MessageName = keyof typeof MESSAGES;

@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { FrameDecoder, HEADER_SIZE, ROUTER_CMDS, writeHeader, type Frame, type ProtocolError } from '../protocol/index.ts';
 
-export type LinkCloseReason = 'peer' | 'invalid_frame' | 'write_limit' | 'shutdown' | 'error';
+export type LinkCloseReason = 'peer' | 'invalid_frame' | 'write_limit' | 'shutdown' | 'error' | 'unauthenticated';
 
 export interface LinkHandlers {
   frame(link: Link, frame: Frame): void;
@@ -27,6 +27,8 @@ export class Link {
   #seq = 0;
   #closeReason: LinkCloseReason | undefined;
   framesOut = 0;
+  /** Presented the router's secret (or none is required). */
+  authed = false;
 
   constructor(id: number, socket: net.Socket, handlers: LinkHandlers, writeLimit: number) {
     this.id = id;

@@ -20,7 +20,7 @@ try {
 }
 
 const log = createLogger('imr', config.logLevel);
-process.stderr.write(`imr configuration:\n${describe(config)}\n`);
+process.stderr.write(`imr configuration:\n${describe({ ...config, allow: config.allow?.rules }, ['secret'])}\n`);
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
   log.warn({ host: config.host }, 'the router has no authentication: expose it only on a private network');
 }

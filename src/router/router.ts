@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { Cmd, ProtocolError, codecs, readRouteHeader, type Frame } from '../protocol/index.ts';
 import type { RouterConfig } from '../config/router.ts';
@@ -12,6 +13,7 @@ const SUBSCRIBE = codecs.SUBSCRIBE.forVersion(0);
 const UNSUBSCRIBE = codecs.UNSUBSCRIBE.forVersion(0);
 const ROOM = codecs.SUBSCRIBE_ROOM.forVersion(0);
 const PUSH = codecs.PUSH.forVersion(0);
+const LINK_AUTH_TIMEOUT_MS = 10_000;
 
 /**
  * The router (imr): links access servers. Each link subscribes users and rooms; a publish
@@ -29,11 +31,13 @@ export class Router {
   readonly #framesOut = new Float64Array(256);
   #nextId = 1;
   readonly #capped = new WeakSet<Link>();
+  readonly #secret: Buffer | undefined;
 
   constructor(config: RouterConfig, log: Logger, push: PushSink) {
     this.#config = config;
     this.#log = log;
     this.#push = push;
+    this.#secret = config.secret === undefined ? undefined : Buffer.from(config.secret);
     this.metrics = routerMetrics({ framesIn: this.#framesIn, framesOut: this.#framesOut }, {
       links: () => this.index.linkCount,
       userSubscriptions: () => this.index.userSubscriptions,
@@ -76,6 +80,12 @@ export class Router {
       closed: (l, reason) => this.#onClosed(l, reason),
     }, this.#config.linkWriteLimit);
     this.index.addLink(link);
+    // With a secret, a link that never presents it is not kept either.
+    if (this.#secret !== undefined) {
+      setTimeout(() => {
+        if (!link.authed) link.close('unauthenticated');
+      }, LINK_AUTH_TIMEOUT_MS).unref();
+    }
     this.#log.info({ link: link.id, remote: link.remote }, 'access server linked');
   }
 
@@ -88,6 +98,20 @@ export class Router {
   #onFrame(link: Link, f: Frame): void {
     this.#framesIn[f.cmd]!++;
     const body = f.body;
+    if (!link.authed) {
+      const secret = this.#secret;
+      if (secret === undefined) link.authed = true;
+      else {
+        const ok = f.cmd === Cmd.LINK_AUTH && body.length === secret.length && timingSafeEqual(body, secret);
+        if (!ok) {
+          this.#log.warn({ link: link.id, remote: link.remote }, 'link closed: it did not open with the router\'s secret (IMR_SECRET)');
+          return link.close('unauthenticated');
+        }
+        link.authed = true;
+        return;
+      }
+    }
+    if (f.cmd === Cmd.LINK_AUTH) return; // a secret this router does not ask for
     switch (f.cmd) {
       case Cmd.SUBSCRIBE: {
         const m = SUBSCRIBE.decode(body, 0, body.length);

@@ -29,7 +29,7 @@ if (config.auth === 'jwt' && config.jwtSecret === undefined) {
   config.jwtSecret = randomBytes(32).toString('base64url');
   sampleToken = await signToken(config.jwtSecret, 7, 1);
 }
-process.stderr.write(`im configuration:\n${describe({ ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' }, ['jwtSecret', 'httpToken'])}\n`);
+process.stderr.write(`im configuration:\n${describe({ ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' }, ['jwtSecret', 'httpToken', 'routeSecret'])}\n`);
 if (sampleToken !== undefined) {
   process.stderr.write(
     'IM_JWT_SECRET is not set: a secret was generated for this run only.\n' +

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { codecs } from '../../src/protocol/index.ts';
 import { FakeLink } from '../helpers/link.ts';
 import { eventually, httpJson, startProcess } from '../helpers/process.ts';
-import { startIm } from '../helpers/im.ts';
+import { login, startIm } from '../helpers/im.ts';
 
 test('an HTTP API beyond loopback without IM_HTTP_TOKEN: a warning at start-up', async () => {
   const im = await startIm({ IM_SHARDS: '1', IM_STORE: 'off', IM_HTTP_HOST: '0.0.0.0', IM_LOG_LEVEL: 'warn' });
@@ -59,6 +59,36 @@ test('IMR_LINK_MAX_SUBSCRIPTIONS: a link gets no more than that; the rest is ref
     assert.not.ok(l.closed);
     l.close();
   } finally {
+    await imr.stop();
+  }
+});
+
+test('IMR_SECRET: links that open with LINK_AUTH carrying it are served (IM_ROUTE_SECRET), others are closed', async () => {
+  const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn', IMR_SECRET: 'shared-s3cret' });
+  const route = { IM_SHARDS: '1', IM_STORE: 'off', IM_ROUTE_ADDRS: `127.0.0.1:${imr.ready.port}`, IM_LOG_LEVEL: 'fatal' };
+  const a = await startIm({ ...route, IM_ROUTE_SECRET: 'shared-s3cret' });
+  const b = await startIm({ ...route, IM_ROUTE_SECRET: 'shared-s3cret' });
+  const stranger = await startIm(route);
+  const http = imr.ready.httpPort as number;
+  try {
+    const z = await login(stranger, 1, 3); // its SUBSCRIBE is the first frame the router sees from it
+    const wrong = await FakeLink.connect(imr.ready.port as number);
+    wrong.send(codecs.LINK_AUTH, { secret: Buffer.from('guess') });
+    await wrong.waitClosed();
+    await eventually(async () => /imr_links_closed_total\{reason="unauthenticated"\} [2-9]/.test((await httpJson(http, '/metrics')).body), 5000, 'the stranger and the guess were closed');
+    const x = await login(a, 1, 1);
+    const y = await login(b, 1, 2);
+    await eventually(async () => JSON.stringify((await httpJson(http, '/all_online')).body) === '[{"appid":1,"users":[1,2]}]', 5000, 'both linked servers subscribed');
+    const got = y.next('im');
+    await x.sendIM({ receiver: 2, content: 'through a guarded router' });
+    assert.is((await got)[0].content.toString(), 'through a guarded router');
+    x.destroy();
+    y.destroy();
+    z.destroy();
+  } finally {
+    await stranger.stop();
+    await a.stop();
+    await b.stop();
     await imr.stop();
   }
 });

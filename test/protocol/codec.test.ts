@@ -125,6 +125,7 @@ const SAMPLES: { [K in MessageName]: Record<string, unknown> } = {
   SUBSCRIBE_ROOM: { appid: 1, room_id: 2 },
   UNSUBSCRIBE_ROOM: { appid: 1, room_id: 2 },
   PUBLISH_ROOM: { appid: 1, receiver: 2, msgid: 3, device_id: 4, timestamp: 6n, message: hex(IM_V2_FRAME) },
+  LINK_AUTH: { secret: Buffer.from('s3cret') },
 };
 
 test('every message of the table round-trips at every version', () => {
