@@ -78,6 +78,18 @@ export interface SyncResult {
   messages: SyncedMessage[];
 }
 
+/** The `uid` claim of a JWT, read without verifying it (the server verifies); undefined for other tokens. */
+function jwtUid(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const uid = (JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8')) as { uid?: unknown }).uid;
+    return typeof uid === 'number' && Number.isSafeInteger(uid) ? uid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The int64 key of SYNC_END (first 8 bytes) or SYNC_GROUP_END (bytes 8..16). */
 function readKey(f: Frame): number {
   return readI64(f.body, f.cmd === Cmd.SYNC_GROUP_END ? 8 : 0);
@@ -112,6 +124,8 @@ export class ImClient extends EventEmitter<ClientEvents> {
   readonly #ackTimeoutMs: number;
   #seq = 0;
   #closed = false;
+  /** close() was called: nothing more is written, not even automatic ACKs. */
+  #closing = false;
   #acks = new Map<number, Pending<Msg<'ACK'>>>();
   #auth: Pending<number> | undefined;
   #pongs: Pending<void>[] = [];
@@ -140,7 +154,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   /** Sends a message; returns the seq it was sent with. */
   post<T>(codec: MessageCodec<T>, msg: T, flag = 0): number {
-    if (this.#closed) throw new ClientClosedError('client is closed');
+    if (this.#closed || this.#closing) throw new ClientClosedError('client is closed');
     const seq = ++this.#seq;
     this.#transport.write(encodeFrame(codec, msg, seq, this.version, flag));
     return seq;
@@ -148,6 +162,15 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   /** Authenticates; resolves with the AUTH_STATUS status (0 ok, 1 failed). */
   auth(o: AuthOptions): Promise<number> {
+    // A JWT names its user: a `uid` option that differs would have every message dropped by
+    // the server (sender is not the authenticated user) and each send wait for an ACK in vain.
+    const claimed = jwtUid(o.token);
+    if (claimed !== undefined) {
+      if (this.uid !== undefined && this.uid !== claimed) {
+        return Promise.reject(new RangeError(`the uid option (${this.uid}) is not the token's uid (${claimed})`));
+      }
+      this.uid = claimed;
+    }
     const p = new Promise<number>((resolve, reject) => { this.#auth = { resolve, reject }; });
     this.post(codecs.AUTH_TOKEN, {
       platform_id: o.platform ?? Platform.ANDROID,
@@ -269,6 +292,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#closing = true;
     await this.#transport.close();
   }
 
@@ -326,7 +350,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
         this.#acks.delete(ack.seq);
         p.resolve(ack);
       }
-    } else if (this.#autoAck && ACKED.has(f.cmd)) {
+    } else if (this.#autoAck && ACKED.has(f.cmd) && !this.#closing) {
       this.post(codecs.ACK, { seq: f.seq, status: 0 });
     }
     (this.emit as (e: string, ...a: unknown[]) => boolean)(event, msg, f);

@@ -48,6 +48,8 @@ class StreamTransport implements Transport {
   }
 
   write(b: Buffer): void {
+    // After end() (a close in progress) or a destroy, a write would throw: nothing more goes out.
+    if (this.#socket.writableEnded || this.#socket.destroyed) return;
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();

@@ -46,7 +46,7 @@ export type Handler = (req: http.IncomingMessage, url: URL, res: http.ServerResp
  * Wraps a route table as a request listener: unknown paths are 404, an HttpError becomes
  * its status, anything else a logged 500; no request can crash the process.
  */
-export function router(routes: Record<string, Handler>, onError: (err: unknown) => void): http.RequestListener {
+export function router(routes: Record<string, Handler>, onError: (err: unknown) => void, onAborted?: (err: unknown) => void): http.RequestListener {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handler = routes[url.pathname];
@@ -55,6 +55,11 @@ export function router(routes: Record<string, Handler>, onError: (err: unknown) 
       .then(() => handler(req, url, res))
       .catch((err: unknown) => {
         if (err instanceof HttpError) return sendError(res, err.status, err.message);
+        // The client went away mid-request (any client can do that): not a server error.
+        if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET' || (err as Error).message === 'aborted') {
+          onAborted?.(err);
+          return void res.destroy();
+        }
         onError(err);
         if (!res.headersSent) sendError(res, 500, 'internal error');
         else res.destroy();
@@ -97,4 +102,12 @@ export function stringField(o: Record<string, unknown>, name: string, fallback: 
   if (v === undefined) return fallback;
   if (typeof v !== 'string') throw new HttpError(400, `${name} must be a string`);
   return v;
+}
+
+/** Limits for an HTTP server any client can reach: slow headers or bodies are not held for minutes. */
+export function guardServer(server: http.Server, maxConnections: number): void {
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.keepAliveTimeout = 5_000;
+  server.maxConnections = maxConnections;
 }

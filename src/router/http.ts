@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { once } from 'node:events';
-import { intParam, router, sendJson } from '../http/json.ts';
+import { guardServer, intParam, router, sendJson } from '../http/json.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Router } from './router.ts';
 
@@ -23,7 +23,8 @@ export async function startRouterHttp(r: Router, host: string, port: number, log
       res.end(text);
     },
     '/healthz': (_req, _url, res) => sendJson(res, 200, { ok: true, links: r.index.linkCount }),
-  }, (err) => log.error({ err }, 'http handler failed')));
+  }, (err) => log.error({ err }, 'http handler failed'), (err) => log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
+  guardServer(server, 256);
   server.listen(port, host);
   await once(server, 'listening');
   return server;

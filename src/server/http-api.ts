@@ -1,6 +1,9 @@
 import http from 'node:http';
 import { once } from 'node:events';
-import { router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
+import { guardServer, router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
+
+/** Concurrent HTTP connections to the API (the dashboard streams count too). */
+const HTTP_MAX_CONNECTIONS = 256;
 import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardPool } from './shard-pool.ts';
@@ -143,7 +146,10 @@ function guarded(ctx: ApiContext, routes: Record<string, Handler>): Record<strin
 }
 
 export async function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
-  const server = http.createServer(router(guarded(ctx, apiRoutes(ctx)), (err) => ctx.log.error({ err }, 'http handler failed')));
+  const server = http.createServer(router(guarded(ctx, apiRoutes(ctx)),
+    (err) => ctx.log.error({ err }, 'http handler failed'),
+    (err) => ctx.log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
+  guardServer(server, HTTP_MAX_CONNECTIONS);
   server.listen(port, host);
   await once(server, 'listening');
   return server;

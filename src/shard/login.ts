@@ -1,4 +1,4 @@
-import { AuthStatus, Platform, ProtocolError, codecs, joinI64, type Frame } from '../protocol/index.ts';
+import { AuthStatus, Platform, ProtocolError, ProtocolErrorCode, codecs, joinI64, type Frame } from '../protocol/index.ts';
 import { AuthError, AuthErrorCode, type Authenticator } from '../auth/auth.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
 import type { Logger } from '../log/logger.ts';
@@ -19,6 +19,8 @@ export interface LoginContext {
 /** AUTH_TOKEN: checks the token, then registers the connection as (appid, uid). */
 export async function login(x: LoginContext, c: Connection, f: Frame): Promise<void> {
   if (c.authed || c.authing) return;
+  // GoBelieve closes a connection whose AUTH_TOKEN body is 3 bytes or fewer.
+  if (f.body.length <= 3) return c.fail(new ProtocolError(ProtocolErrorCode.BODY_TOO_SHORT, `AUTH_TOKEN body of ${f.body.length} bytes`, f.cmd));
   const m = codecs.AUTH_TOKEN.forVersion(f.version).decode(f.body, 0, f.body.length);
   if (m instanceof ProtocolError) return c.fail(m);
   c.authing = true;
