@@ -61,6 +61,7 @@ export class RouterLink {
   #timer: NodeJS.Timeout | undefined;
   #seq = 0;
   #out: Buffer[] = [];
+  #outBytes = 0;
   #held: Buffer[] = [];
   #heldBytes = 0;
   #scheduled = false;
@@ -85,9 +86,7 @@ export class RouterLink {
 
   /** Bytes waiting: held, queued this turn, and written but not yet taken by the socket. */
   get queuedBytes(): number {
-    let n = this.#heldBytes + (this.#socket?.writableLength ?? 0);
-    for (const f of this.#out) n += f.length;
-    return n;
+    return this.#heldBytes + this.#outBytes + (this.#socket?.writableLength ?? 0);
   }
 
   start(): void {
@@ -166,8 +165,9 @@ export class RouterLink {
     s.on('error', (err) => { failure = err.message; });
     s.on('close', () => {
       if (this.#socket !== s) return;
-      const wasUp = this.state === 'up';
+      const wasUp = this.state === 'up' || this.#cutFor !== undefined;
       this.#out = [];
+      this.#outBytes = 0;
       if (this.state === 'stopped') return;
       this.state = 'down';
       if (wasUp) this.#handlers.down(this, this.#cutFor ?? failure);
@@ -178,28 +178,37 @@ export class RouterLink {
   }
 
   #queue(frame: Buffer): void {
+    const s = this.#socket;
+    if (s !== undefined && s.writableLength + this.#outBytes + frame.length > this.#limits.limitBytes) return this.#stalled(s);
     this.#out.push(frame);
+    this.#outBytes += frame.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
     }
   }
 
+  /**
+   * Connected, not reading: what waits would only grow. Down it goes; the reconnect
+   * re-subscribes from the table, and publishes wait (bounded) meanwhile.
+   */
+  #stalled(s: net.Socket): void {
+    if (this.state !== 'up') return;
+    this.dropped += this.#out.length + 1;
+    this.#cutFor = `router not reading: ${s.writableLength + this.#outBytes} bytes unsent (IM_CHANNEL_QUEUE_LIMIT_BYTES)`;
+    this.#out = [];
+    this.#outBytes = 0;
+    this.state = 'down';
+    s.destroy();
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const s = this.#socket;
     if (this.#out.length === 0 || s === undefined || s.destroyed || this.state !== 'up') return;
-    if (s.writableLength > this.#limits.limitBytes) {
-      // Connected, not reading: what waits would only grow. Down it goes; the reconnect
-      // re-subscribes from the table, and publishes wait (bounded) meanwhile.
-      this.dropped += this.#out.length;
-      this.#out = [];
-      this.#cutFor = `router not reading: ${s.writableLength} bytes unsent (IM_CHANNEL_QUEUE_LIMIT_BYTES)`;
-      s.destroy();
-      return;
-    }
     const frames = this.#out;
     this.#out = [];
+    this.#outBytes = 0;
     let i = 0;
     while (i < frames.length) {
       let size = 0;
