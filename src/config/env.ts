@@ -56,8 +56,10 @@ export function strVar(env: Env, name: string, fallback?: string): string | unde
 export function enumVar<const T extends string>(env: Env, name: string, values: readonly T[], fallback: T): T {
   const v = raw(env, name);
   if (v === undefined) return fallback;
-  if (!(values as readonly string[]).includes(v)) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${v}"`);
-  return v as T;
+  // People write INFO or Json: the case is not the point.
+  const found = values.find((x) => x.toLowerCase() === v.toLowerCase());
+  if (found === undefined) throw new ConfigError(name, `must be one of ${values.join(', ')}, got "${v}"`);
+  return found;
 }
 
 export interface HostPort {
@@ -80,13 +82,18 @@ export function addrListVar(env: Env, name: string): HostPort[] {
 export function urlVar(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const v = raw(env, name);
   if (v === undefined) return undefined;
+  const suggestion = `${protocols[0]}//${v}`;
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    throw new ConfigError(name, `"${v}" is not a URL`);
+    throw new ConfigError(name, `"${v}" is not a URL; did you mean ${suggestion}?`);
   }
-  if (!protocols.includes(u.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}, got ${u.protocol}`);
+  if (!protocols.includes(u.protocol)) {
+    // `127.0.0.1:6379` parses as a URL whose scheme is "127.0.0.1:".
+    const hostPort = /^[\w.-]+:\d+$/.test(v) || u.host === '';
+    throw new ConfigError(name, hostPort ? `"${v}" has no scheme; did you mean ${suggestion}?` : `must use ${protocols.join(' or ')}, got ${u.protocol}`);
+  }
   return v;
 }
 

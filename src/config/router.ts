@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { ConfigError, enumVar, intVar, portVar, strVar, urlVar, type Env } from './env.ts';
+import { ConfigError, bytesVar, enumVar, intVar, portVar, strVar, urlVar, type Env } from './env.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -14,6 +14,8 @@ export interface RouterConfig {
   /** Offline pushes held while Redis is unreachable; beyond it the oldest are dropped. */
   pushBufferLimit: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Human-readable log lines (IMR_LOG_FORMAT=pretty, the default on a terminal) or JSON. */
+  logPretty: boolean;
   /** Addresses allowed to link (IMR_ALLOW: IPs and CIDR ranges); undefined: any. */
   allow: net.BlockList | undefined;
   /** Subscriptions (users + rooms) one link may hold; beyond it SUBSCRIBEs are refused and counted. */
@@ -47,9 +49,10 @@ export function routerConfig(env: Env = process.env): RouterConfig {
     port: portVar(env, 'IMR_PORT', 4444),
     httpPort: portVar(env, 'IMR_HTTP_PORT', 4445),
     redisUrl: urlVar(env, 'IMR_REDIS_URL', ['redis:', 'rediss:']),
-    linkWriteLimit: intVar(env, 'IMR_LINK_WRITE_LIMIT', 64 * 1024 * 1024, 64 * 1024),
+    linkWriteLimit: bytesVar(env, 'IMR_LINK_WRITE_LIMIT', 64 * 1024 * 1024, 64 * 1024),
     pushBufferLimit: intVar(env, 'IMR_PUSH_BUFFER_LIMIT', 100_000, 0),
     logLevel: enumVar(env, 'IMR_LOG_LEVEL', LOG_LEVELS, 'info'),
+    logPretty: enumVar(env, 'IMR_LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY === true ? 'pretty' : 'json') === 'pretty',
     allow: allowVar(env, 'IMR_ALLOW'),
     linkMaxSubscriptions: intVar(env, 'IMR_LINK_MAX_SUBSCRIPTIONS', 2_000_000, 1),
     secret: strVar(env, 'IMR_SECRET'),

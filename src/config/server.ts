@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import { ConfigError, addrListVar, bytesVar, enumVar, intVar, portVar, strVar, urlVar, type Env, type HostPort } from './env.ts';
 import { LOG_LEVELS } from './router.ts';
 import { MAX_BODY } from '../protocol/index.ts';
@@ -24,6 +25,8 @@ export interface ServerConfig {
   groupRouteAddrs: HostPort[];
   auth: 'jwt' | 'redis';
   jwtSecret: string | undefined;
+  /** Where the secret is kept when IM_JWT_SECRET is not set (generated on first start, mode 0600). */
+  jwtSecretFile: string;
   redisUrl: string | undefined;
   subscriberCapacity: number;
   queueLimit: number;
@@ -91,6 +94,15 @@ export function serverConfig(env: Env = process.env): ServerConfig {
   if ((tlsPort !== undefined || wssPort !== undefined) && (tlsCert === undefined || tlsKey === undefined)) {
     throw new ConfigError(tlsCert === undefined ? 'IM_TLS_CERT' : 'IM_TLS_KEY', 'is required when IM_TLS_PORT or IM_WSS_PORT is set');
   }
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    // Checked here, once: a pair the shards cannot load would only kill them at start-up.
+    try {
+      tls.createSecureContext({ cert: tlsCert, key: tlsKey });
+    } catch (err) {
+      const msg = (err as Error).message;
+      throw new ConfigError(/key/i.test(msg) && !/cert/i.test(msg) ? 'IM_TLS_KEY' : 'IM_TLS_CERT', `not a usable PEM certificate and key: ${msg}`);
+    }
+  }
   const auth = enumVar(env, 'IM_AUTH', ['jwt', 'redis'] as const, 'jwt');
   const redisUrl = urlVar(env, 'IM_REDIS_URL', ['redis:', 'rediss:']);
   if (auth === 'redis' && redisUrl === undefined) throw new ConfigError('IM_REDIS_URL', 'is required when IM_AUTH=redis');
@@ -117,6 +129,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     groupRouteAddrs,
     auth,
     jwtSecret: strVar(env, 'IM_JWT_SECRET'),
+    jwtSecretFile: strVar(env, 'IM_JWT_SECRET_FILE', 'data/jwt-secret'),
     redisUrl,
     subscriberCapacity: intVar(env, 'IM_SUBSCRIBER_CAPACITY', 1 << 18, 1, 1 << 26),
     queueLimit: intVar(env, 'IM_QUEUE_LIMIT', 300, 1),

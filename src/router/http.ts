@@ -1,6 +1,6 @@
 import http from 'node:http';
-import { once } from 'node:events';
 import { guardServer, intParam, router, sendJson } from '../http/json.ts';
+import { listening } from '../http/listen.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Router } from './router.ts';
 
@@ -26,7 +26,7 @@ export async function startRouterHttp(r: Router, host: string, port: number, log
   }, (err) => log.error({ err }, 'http handler failed'), (err) => log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
   guardServer(server, 256);
   server.listen(port, host);
-  await once(server, 'listening');
+  await listening(server, 'IMR_HTTP_PORT', host, port, 'IMR_HOST');
   return server;
 }
 

@@ -4,11 +4,15 @@
  */
 import type http from 'node:http';
 import { ConfigError, describe } from '../config/env.ts';
+import { answerFlags } from '../config/help.ts';
 import { routerConfig, type RouterConfig } from '../config/router.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { startRouterHttp } from './http.ts';
 import { LogPushSink, RedisPushSink } from './push.ts';
 import { Router } from './router.ts';
+import { ListenError } from '../http/listen.ts';
+
+if (answerFlags(process.argv.slice(2), 'imr')) process.exit(0);
 
 let config: RouterConfig;
 try {
@@ -19,8 +23,10 @@ try {
   process.exit(2);
 }
 
-const log = createLogger('imr', config.logLevel);
-process.stderr.write(`imr configuration:\n${describe({ ...config, allow: config.allow?.rules }, ['secret'])}\n`);
+const log = createLogger('imr', config.logLevel, config.logPretty);
+const shown = { ...config, allow: config.allow?.rules, secret: config.secret === undefined ? undefined : '(set)' };
+if (config.logPretty) process.stderr.write(`imr configuration:\n${describe(shown)}\n`);
+else log.info({ config: shown }, 'configuration');
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
   log.warn({ host: config.host }, 'the router has no authentication: expose it only on a private network');
 }
@@ -29,8 +35,16 @@ const push = config.redisUrl !== undefined
   ? new RedisPushSink(config.redisUrl, config.pushBufferLimit, log)
   : new LogPushSink(log);
 const router = new Router(config, log, push);
-const port = await router.listen();
-const httpServer: http.Server = await startRouterHttp(router, config.host, config.httpPort, log);
+let port: number;
+let httpServer: http.Server;
+try {
+  port = await router.listen();
+  httpServer = await startRouterHttp(router, config.host, config.httpPort, log);
+} catch (err) {
+  if (!(err instanceof ListenError)) throw err;
+  process.stderr.write(`imr: ${err.message}\n`);
+  process.exit(2);
+}
 const httpPort = (httpServer.address() as { port: number }).port;
 logReady(log, { port, httpPort, host: config.host, redis: config.redisUrl !== undefined });
 

@@ -5,6 +5,7 @@ import { Cmd, ProtocolError, codecs, readRouteHeader, type Frame } from '../prot
 import type { RouterConfig } from '../config/router.ts';
 import type { Logger } from '../log/logger.ts';
 import { RouterIndex } from './index-table.ts';
+import { listening } from '../http/listen.ts';
 import { Link, type LinkCloseReason } from './link.ts';
 import { routerMetrics, type RouterMetrics } from './metrics.ts';
 import { pushItems, type PushSink } from './push.ts';
@@ -49,7 +50,7 @@ export class Router {
 
   async listen(): Promise<number> {
     this.#server.listen(this.#config.port, this.#config.host);
-    await once(this.#server, 'listening');
+    await listening(this.#server, 'IMR_PORT', this.#config.host, this.#config.port, 'IMR_HOST');
     return (this.#server.address() as net.AddressInfo).port;
   }
 

@@ -1,8 +1,11 @@
 import net from 'node:net';
-import { once } from 'node:events';
 import type { ServerConfig } from '../config/server.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import type { ShardPool } from './shard-pool.ts';
+
+import { listening } from '../http/listen.ts';
+
+const VARIABLE: Record<TransportKind, string> = { tcp: 'IM_PORT', ws: 'IM_WS_PORT', tls: 'IM_TLS_PORT', wss: 'IM_WSS_PORT' };
 
 /**
  * The client listeners. The main thread never reads a client socket: it accepts with
@@ -26,7 +29,7 @@ export class Acceptors {
       if (port === undefined) continue;
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#pool.assign(socket, kind));
       server.listen(port, config.host);
-      await once(server, 'listening');
+      await listening(server, VARIABLE[kind], config.host, port, 'IM_HOST');
       this.servers.set(kind, server);
       ports[kind] = (server.address() as net.AddressInfo).port;
     }

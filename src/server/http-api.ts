@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { once } from 'node:events';
 import { guardServer, router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
 
 /** Concurrent HTTP connections to the API (the dashboard streams count too). */
@@ -10,6 +9,7 @@ import type { ShardPool } from './shard-pool.ts';
 import type { ShardReport } from '../shard/stats.ts';
 import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
+import { listening } from '../http/listen.ts';
 import { postRoutes } from './http-post.ts';
 import { storeRoutes } from './http-store.ts';
 import { serverMetrics } from './metrics.ts';
@@ -151,6 +151,6 @@ export async function startApi(ctx: ApiContext, host: string, port: number): Pro
     (err) => ctx.log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
   guardServer(server, HTTP_MAX_CONNECTIONS);
   server.listen(port, host);
-  await once(server, 'listening');
+  await listening(server, 'IM_HTTP_PORT', host, port, 'IM_HTTP_HOST');
   return server;
 }

@@ -3,16 +3,20 @@
  * listeners and the HTTP API. Configuration comes from the environment (README) and is
  * printed at start-up; a bad value stops start-up with a message naming the variable.
  */
-import { randomBytes } from 'node:crypto';
 import { ConfigError, describe } from '../config/env.ts';
+import { answerFlags } from '../config/help.ts';
 import { serverConfig, type ServerConfig } from '../config/server.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { signToken } from '../auth/jwt.ts';
+import { secretFromFile } from '../auth/secret-file.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
 import { ShardPool } from './shard-pool.ts';
 import { Acceptors } from './acceptors.ts';
+import { ListenError } from '../http/listen.ts';
 import { startApi } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';
+
+if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
 
 let config: ServerConfig;
 try {
@@ -26,15 +30,23 @@ try {
 const log = createLogger('im', config.logLevel, config.logPretty);
 let sampleToken: string | undefined;
 if (config.auth === 'jwt' && config.jwtSecret === undefined) {
-  config.jwtSecret = randomBytes(32).toString('base64url');
-  sampleToken = await signToken(config.jwtSecret, 7, 1);
+  const { secret, created } = secretFromFile(config.jwtSecretFile);
+  config.jwtSecret = secret;
+  sampleToken = await signToken(secret, 7, 1);
+  if (created) log.info({ file: config.jwtSecretFile }, 'IM_JWT_SECRET is not set: generated a secret and kept it in this file (mode 0600)');
 }
-process.stderr.write(`im configuration:\n${describe({ ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' }, ['jwtSecret', 'httpToken', 'routeSecret'])}\n`);
+const shown = { ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' };
+const secrets = ['jwtSecret', 'httpToken', 'routeSecret'];
+if (config.logPretty) {
+  process.stderr.write(`im configuration:\n${describe(shown, secrets)}\n`);
+} else {
+  // JSON mode: everything on stdout is a log record a collector can parse.
+  log.info({ config: Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, secrets.includes(k) && v !== undefined ? '(set)' : v])) }, 'configuration');
+}
 if (sampleToken !== undefined) {
-  process.stderr.write(
-    'IM_JWT_SECRET is not set: a secret was generated for this run only.\n' +
-    `A token for appid 7, uid 1 (valid 30 days with this run's secret):\n  ${sampleToken}\n` +
-    'Set IM_JWT_SECRET and use `npm run token -- APPID UID` to issue lasting tokens.\n');
+  const how = `npm run -s token -- APPID UID issues tokens for any user (the secret is in ${config.jwtSecretFile})`;
+  if (config.logPretty) process.stderr.write(`A token for appid 7, uid 1 (valid 30 days):\n  ${sampleToken}\n${how}\n`);
+  else log.info({ appid: 7, uid: 1, token: sampleToken, how }, 'a token for appid 7, uid 1 (valid 30 days)');
 }
 
 if (config.store === 'off') {
@@ -55,8 +67,16 @@ const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.lo
 if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
-const ports = await acceptors.listen(config);
-const api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit }, config.httpHost, config.httpPort);
+let ports: Awaited<ReturnType<Acceptors['listen']>>;
+let api: Awaited<ReturnType<typeof startApi>>;
+try {
+  ports = await acceptors.listen(config);
+  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit }, config.httpHost, config.httpPort);
+} catch (err) {
+  if (!(err instanceof ListenError)) throw err;
+  process.stderr.write(`im: ${err.message}\n`);
+  process.exit(2);
+}
 const httpPort = (api.address() as { port: number }).port;
 logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
 
