@@ -1,7 +1,9 @@
 /**
  * `npm run cluster`: one router and two access servers on 127.0.0.1, to try cross-server
- * messaging on one machine. Ports: router 4444 (HTTP 4445); server A TCP 23000, WS 13891,
- * HTTP 6666; server B TCP 23001, WS 13892, HTTP 6667. Ctrl-C stops all three.
+ * messaging on one machine. Ports: by default router 4444 (HTTP 4445); server A TCP 23000,
+ * WS 13891, HTTP 6666; server B TCP 23001, WS 13892, HTTP 6667. With CLUSTER_BASE_PORT=P:
+ * router P (HTTP P+1), server A P+10 (WS P+11, HTTP P+12), server B P+20 (WS P+21, HTTP P+22).
+ * If any part fails or exits, the others are stopped too. Ctrl-C stops all three.
  * With IM_STORE_URL (postgres://…) both servers share that message store, as linked servers
  * must for offline messages to be synced from either; without it each has its own SQLite
  * file, and messages to users who are offline reach them only on the server they were sent on.
@@ -12,7 +14,26 @@ import { signToken } from './auth/jwt.ts';
 
 const secret = process.env.IM_JWT_SECRET ?? randomBytes(32).toString('base64url');
 const shards = process.env.IM_SHARDS ?? '1';
+const base = Number(process.env.CLUSTER_BASE_PORT ?? 0);
+if (!Number.isInteger(base) || base < 0 || base > 65500) {
+  process.stderr.write(`cluster: CLUSTER_BASE_PORT must be a port number, got "${process.env.CLUSTER_BASE_PORT}"\n`);
+  process.exit(2);
+}
+const at = (offset: number, fallback: number) => String(base > 0 ? base + offset : fallback);
+const ports = {
+  router: at(0, 4444), routerHttp: at(1, 4445),
+  a: { tcp: at(10, 23000), ws: at(11, 13891), http: at(12, 6666) },
+  b: { tcp: at(20, 23001), ws: at(21, 13892), http: at(22, 6667) },
+};
 const children: ChildProcess[] = [];
+let stopping = false;
+
+function stopAll(code: number): void {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 1500);
+}
 
 function start(name: string, entry: string, env: Record<string, string>): Promise<void> {
   // Own process group: a Ctrl-C reaches this script only, which stops the servers in order.
@@ -30,20 +51,36 @@ function start(name: string, entry: string, env: Record<string, string>): Promis
       }
     });
     child.stderr!.on('data', (d: Buffer) => process.stderr.write(`[${name}] ${d}`));
-    child.on('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
+    child.on('exit', (code) => {
+      reject(new Error(`${name} exited with ${code}`));
+      // One part gone: the rest would only hold their ports. Stop everything.
+      if (!stopping) {
+        process.stderr.write(`cluster: ${name} exited with ${code}; stopping the others\n`);
+        stopAll(1);
+      }
+    });
   });
 }
 
-const common = { IM_JWT_SECRET: secret, IM_SHARDS: shards, IM_ROUTE_ADDRS: '127.0.0.1:4444', IM_HOST: '127.0.0.1' };
-await start('imr', 'src/router/main.ts', { IMR_PORT: '4444', IMR_HTTP_PORT: '4445' });
+const common = { IM_JWT_SECRET: secret, IM_SHARDS: shards, IM_ROUTE_ADDRS: `127.0.0.1:${ports.router}`, IM_HOST: '127.0.0.1' };
 const shared = process.env.IM_STORE_URL !== undefined;
 const own = (name: string): Record<string, string> => (shared ? {} : { IM_STORE_DB: `data/messages-${name}.db` });
-await Promise.all([
-  start('im-a', 'src/server/main.ts', { ...common, ...own('a'), IM_PORT: '23000', IM_WS_PORT: '13891', IM_HTTP_PORT: '6666' }),
-  start('im-b', 'src/server/main.ts', { ...common, ...own('b'), IM_PORT: '23001', IM_WS_PORT: '13892', IM_HTTP_PORT: '6667' }),
-]);
+try {
+  await start('imr', 'src/router/main.ts', { IMR_PORT: ports.router, IMR_HTTP_PORT: ports.routerHttp });
+  await Promise.all([
+    start('im-a', 'src/server/main.ts', { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http }),
+    start('im-b', 'src/server/main.ts', { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http }),
+  ]);
+} catch (err) {
+  process.stderr.write(`cluster: ${(err as Error).message}\n`);
+  stopAll(1);
+  await new Promise(() => {}); // stopAll exits
+}
 process.stdout.write(`
-cluster up: router 127.0.0.1:4444 (HTTP :4445), server A tcp :23000 ws :13891 http :6666, server B tcp :23001 ws :13892 http :6667
+cluster up:
+  router    127.0.0.1:${ports.router}  (HTTP :${ports.routerHttp})
+  server A  tcp :${ports.a.tcp}  ws :${ports.a.ws}/ws  http :${ports.a.http}
+  server B  tcp :${ports.b.tcp}  ws :${ports.b.ws}/ws  http :${ports.b.http}
 message store: ${shared ? 'PostgreSQL (IM_STORE_URL), shared' : 'one SQLite file per server (set IM_STORE_URL=postgres://… to share one)'}
 IM_JWT_SECRET=${secret}
 token for appid 7 uid 1: ${await signToken(secret, 7, 1)}
@@ -51,9 +88,5 @@ token for appid 7 uid 2: ${await signToken(secret, 7, 2)}
 Connect uid 1 to server A and uid 2 to server B and send messages; Ctrl-C stops everything.
 `);
 
-const stop = () => {
-  for (const c of children) c.kill('SIGTERM');
-  setTimeout(() => process.exit(0), 500).unref();
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
