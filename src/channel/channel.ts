@@ -119,7 +119,7 @@ export class Channel implements ChannelVisitor {
       published: this.#published,
       dispatched: this.#dispatched,
       invalid: this.#invalid,
-      latencyUs: { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue },
+      latencyUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
     };
   }
 

@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardPool } from './shard-pool.ts';
 import type { ShardReport } from '../shard/stats.ts';
+import { droppedByReason } from './drops.ts';
 import type { GroupService } from '../groups/service.ts';
 import { groupRoutes } from './http-groups.ts';
 import { listening } from '../http/listen.ts';
@@ -50,6 +51,8 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
     client_count: appid === undefined ? sum((r) => r.clients) : selected.reduce((n, a) => n + a.client_count, 0),
     clientset_count: appid === undefined ? [...users.values()].reduce((n, x) => n + x, 0) : (users.get(appid) ?? 0),
     in_message_count: sum((r) => r.stats.messagesIn),
+    // The same counts, by the same reasons, as im_dropped_total in /metrics.
+    dropped_count: droppedByReason(reports, await ctx.pool.channelStats()),
     out_message_count: sum((r) => r.stats.framesOut),
     room_count: appid === undefined ? [...rooms.values()].reduce((n, x) => n + x, 0) : (rooms.get(appid) ?? 0),
     apps: selected,
@@ -60,7 +63,23 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
   };
 }
 
+/** Endpoints that only read: any other method than GET (or HEAD) is a 405. */
+function readOnly(routes: Record<string, Handler>): Record<string, Handler> {
+  return Object.fromEntries(Object.entries(routes).map(([path, h]) => [path, ((req, url, res) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${path} only reads: use GET`);
+    return h(req, url, res);
+  }) as Handler]));
+}
+
+const READ_ONLY = ['/', '/events', '/metrics', '/summary', '/subscriptions', '/healthz'];
+
 export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
+  const routes = allRoutes(ctx);
+  const reads = readOnly(Object.fromEntries(READ_ONLY.map((p) => [p, routes[p]!])));
+  return { ...routes, ...reads };
+}
+
+function allRoutes(ctx: ApiContext): Record<string, Handler> {
   const metrics = serverMetrics(ctx.pool, ctx.table);
   return {
     ...dashboardRoutes(ctx.pool, ctx.table),

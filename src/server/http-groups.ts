@@ -45,7 +45,7 @@ export function groupRoutes(groups: GroupService, pool: ShardPool): Record<strin
       const gid = intParam(url, 'receiver');
       const content = await readBody(req, 32 * 1024);
       const r = await pool.post({ type: 'group', appid, sender, gid, content: new Uint8Array(content) });
-      if (r === GroupSend.NO_GROUP) throw new HttpError(400, 'group does not exist');
+      if (r === GroupSend.NO_GROUP) throw new HttpError(404, 'group does not exist');
       if (r === GroupSend.NOT_MEMBER) throw new HttpError(400, 'sender is not a member of the group');
       if (r === GroupSend.MUTED) throw new HttpError(400, 'sender is muted in the group');
       ok(res);

@@ -13,7 +13,7 @@ const MAX_RECEIVERS = 10_000;
 export function postRoutes(pool: ShardPool): Record<string, Handler> {
   const route = async (res: http.ServerResponse, p: PostRequest) => {
     const r = await pool.post(p);
-    if (r !== 0) throw new HttpError(400, 'group does not exist');
+    if (r !== 0) throw new HttpError(404, 'group does not exist');
     sendJson(res, 200, { data: {} });
   };
   const content = async (req: http.IncomingMessage) => {

@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { cmdName } from '../protocol/index.ts';
 import type { ChannelStats } from '../channel/channel.ts';
 import type { ShardPool } from './shard-pool.ts';
+import { droppedByReason } from './drops.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardReport, ShardStats } from '../shard/stats.ts';
 import type { StoreStats } from '../store/protocol.ts';
@@ -75,12 +76,8 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
     s.shards.flatMap((r) => [[{ shard: String(r.shard), reason: 'auth' }, r.stats.authTimeouts], [{ shard: String(r.shard), reason: 'idle' }, r.stats.idleTimeouts]]));
   mirrored('im_frames_in_total', 'Frames received from clients, by cmd', ['cmd'], (s) => sumByCmd(s.shards, (r) => r.framesInByCmd));
   mirrored('im_frames_out_total', 'Frames written to clients, by cmd', ['cmd'], (s) => sumByCmd(s.shards, (r) => r.framesOutByCmd));
-  mirrored('im_dropped_total', 'Frames dropped, by reason', ['reason'], (s) => [
-    [{ reason: 'queue_limit' }, s.shards.reduce((n, r) => n + r.stats.dropped, 0)],
-    [{ reason: 'refused' }, s.shards.reduce((n, r) => n + r.stats.refused, 0)],
-    [{ reason: 'spoofed_sender' }, s.shards.reduce((n, r) => n + r.stats.spoofed, 0)],
-    [{ reason: 'router_down' }, s.channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0],
-  ]);
+  mirrored('im_dropped_total', 'Frames dropped, by reason (the same counts as /summary\'s dropped_count)', ['reason'], (s) =>
+    Object.entries(droppedByReason(s.shards, s.channel)).map(([reason, n]) => [{ reason }, n]));
   mirrored('im_slow_consumers_total', 'Clients disconnected for not reading (over IM_QUEUE_LIMIT_BYTES)', ['shard'], stat('slowDisconnects'));
   mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
   mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>

@@ -57,7 +57,7 @@ export class StoreService {
     const h = this.#latency;
     return {
       engine: this.#name, up: this.#up, saved: this.#saved, saveBatches: this.#batches, syncs: this.#syncs, errors: this.#errors, swept: this.#swept,
-      saveUs: { count: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue },
+      saveUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
     };
   }
 

@@ -81,7 +81,7 @@ test('post_realtime, post_room, post_notification, post_system, post_customer, p
   const gn = [u3.next('group_notification'), u4.next('group_notification')];
   assert.is((await post('/post_group_notification', { appid: APP, group_id: 5, notification: 'gn', members: [3, 4] })).status, 200);
   for (const g of await Promise.all(gn)) assert.is(g[0].content.toString(), 'gn');
-  assert.is((await post('/post_group_notification', { appid: APP, group_id: 424242, notification: 'gn' })).status, 400, 'unknown group without members');
+  assert.is((await post('/post_group_notification', { appid: APP, group_id: 424242, notification: 'gn' })).status, 404, 'unknown group without members');
 });
 
 test('bad parameters get 400 with the meta shape; the server carries on', async () => {
@@ -129,6 +129,14 @@ test('/metrics parses as Prometheus text and moves with traffic', async () => {
   assert.ok([...after.keys()].some((k) => k.startsWith('im_connections{shard="0",transport="tcp"}')));
   assert.ok((after.get('im_subscribers{kind="user"}') ?? 0) >= 2);
   assert.ok([...after.keys()].some((k) => k.startsWith('im_logins_total')));
+  // /summary counts the drops /metrics counts, by the same reasons.
+  const summary = (await get('/summary')).body;
+  for (const [reason, n] of Object.entries(summary.dropped_count as Record<string, number>)) {
+    assert.is(after.get(`im_dropped_total{reason="${reason}"}`) ?? 0, n, `dropped ${reason}`);
+  }
+  for (const path of ['/summary', '/metrics', '/subscriptions', '/healthz']) {
+    assert.is((await post(path, '')).status, 405, `POST ${path}`);
+  }
   const h = await httpJson(im.httpPort, '/healthz');
   assert.equal([h.status, h.body.ok, h.body.channel], [200, true, 'standalone']);
 });
