@@ -5,19 +5,30 @@ import type { ShardPool } from './shard-pool.ts';
 
 const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
 
+/** Which server this is: shown at the top of the dashboard. */
+export interface Identity {
+  version: string;
+  startedAt: number;
+  host: string;
+  /** Listening ports by name (tcp, ws, tls, wss, http), filled in once they listen. */
+  listen: Record<string, number>;
+}
+
 /** One sample for the dashboard: totals, which the page turns into per-second rates. */
-async function sample(pool: ShardPool, table: SubscriberTable): Promise<object> {
+async function sample(pool: ShardPool, table: SubscriberTable, identity: Identity): Promise<object> {
   const [reports, channel, store] = await Promise.all([pool.reports(), pool.channelStats(), pool.storeStats()]);
   let users = 0;
   table.scan((kind) => { if (kind === Kind.USER) users++; });
   return {
     t: Date.now(),
+    identity: { ...identity, uptimeS: Math.round((Date.now() - identity.startedAt) / 1000) },
     connections: reports.map((r) => r.connections),
     users,
     messagesIn: reports.reduce((n, r) => n + r.stats.messagesIn, 0),
     framesOut: reports.reduce((n, r) => n + r.stats.framesOut, 0),
     dropped: reports.reduce((n, r) => n + r.stats.dropped, 0) + (channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0),
-    links: channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [],
+    links: channel?.links.map((l) => ({ router: l.router, state: l.state, connects: l.connects })) ?? [],
+    latencyUs: channel?.latencyUs ?? null,
     store: store === undefined ? null : { engine: store.engine, up: store.up, saved: store.saved, syncs: store.syncs, errors: store.errors, saveP99Us: store.saveUs.p99 },
   };
 }
@@ -30,12 +41,12 @@ export const MAX_VIEWERS = 32;
  * is taken for all viewers together (the shards' reports and one scan of the table), and
  * only while someone watches; viewers beyond MAX_VIEWERS are turned away (503).
  */
-export function dashboardRoutes(pool: ShardPool, table: SubscriberTable): Record<string, Handler> {
+export function dashboardRoutes(pool: ShardPool, table: SubscriberTable, identity: Identity): Record<string, Handler> {
   const viewers = new Set<{ write(s: string): boolean }>();
   let timer: NodeJS.Timeout | undefined;
   let last = '';
   const tick = () => {
-    sample(pool, table).then((s) => {
+    sample(pool, table, identity).then((s) => {
       last = `data: ${JSON.stringify(s)}\n\n`;
       for (const v of viewers) v.write(last);
     }, () => {});

@@ -14,7 +14,7 @@ import { listening } from '../http/listen.ts';
 import { postRoutes } from './http-post.ts';
 import { storeRoutes } from './http-store.ts';
 import { serverMetrics } from './metrics.ts';
-import { dashboardRoutes } from './dashboard.ts';
+import { dashboardRoutes, type Identity } from './dashboard.ts';
 
 export interface ApiContext {
   testHooks: boolean;
@@ -24,6 +24,7 @@ export interface ApiContext {
   log: Logger;
   token: string | undefined;
   syncLimit: number;
+  identity: Identity;
 }
 
 /** Whole-server figures: per-shard reports summed, distinct users and rooms from the shared table. */
@@ -82,7 +83,7 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
 function allRoutes(ctx: ApiContext): Record<string, Handler> {
   const metrics = serverMetrics(ctx.pool, ctx.table);
   return {
-    ...dashboardRoutes(ctx.pool, ctx.table),
+    ...dashboardRoutes(ctx.pool, ctx.table, ctx.identity),
     '/metrics': async (_req, _url, res) => {
       const text = await metrics.metrics();
       res.writeHead(200, { 'content-type': metrics.contentType });

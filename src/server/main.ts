@@ -4,7 +4,7 @@
  * printed at start-up; a bad value stops start-up with a message naming the variable.
  */
 import { ConfigError, describe } from '../config/env.ts';
-import { answerFlags } from '../config/help.ts';
+import { answerFlags, version } from '../config/help.ts';
 import { serverConfig, type ServerConfig } from '../config/server.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { signToken } from '../auth/jwt.ts';
@@ -67,17 +67,19 @@ const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.lo
 if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
+const identity = { version: version(), startedAt: Date.now(), host: config.host, listen: {} as Record<string, number> };
 let ports: Awaited<ReturnType<Acceptors['listen']>>;
 let api: Awaited<ReturnType<typeof startApi>>;
 try {
   ports = await acceptors.listen(config);
-  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit }, config.httpHost, config.httpPort);
+  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, identity }, config.httpHost, config.httpPort);
 } catch (err) {
   if (!(err instanceof ListenError)) throw err;
   process.stderr.write(`im: ${err.message}\n`);
   process.exit(2);
 }
 const httpPort = (api.address() as { port: number }).port;
+Object.assign(identity.listen, ports, { http: httpPort });
 logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
 
 let stopping = false;

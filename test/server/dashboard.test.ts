@@ -62,6 +62,9 @@ test('the dashboard loads in a real browser and its figures move with traffic', 
   assert.ok(inked > 50, `the messages-per-second chart shows a line (${inked} px)`);
   assert.match(await page.$eval('#links', (e) => e.textContent ?? ''), /standalone/);
   assert.match(await page.$eval('#store-state', (e) => e.textContent ?? ''), /sqlite · up/, 'the store panel names the engine and its state');
+  const identity = await page.$eval('#identity', (e) => e.textContent ?? '');
+  assert.match(identity, new RegExp(`tcp :${im.port} .*http :${im.httpPort} · v\\d+\\.\\d+\\.\\d+ · up \\d+`), `which server this is: ${identity}`);
+  assert.match(await page.$eval('main', (e) => e.textContent ?? ''), /last 60 s/, 'the time axis says what it spans');
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, 'dashboard.png') });
 });
