@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { deadline } from '../threads/deadline.ts';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Group, GroupSource, NewGroup } from './source.ts';
 import { SqliteGroupSource } from './sqlite.ts';
@@ -32,10 +33,18 @@ export class GroupService {
     this.#log = log;
   }
 
-  async listen(redisUrl: string): Promise<void> {
+  /**
+   * Subscribes to group changes made on other servers. Does not wait for Redis: a server
+   * whose Redis is away starts all the same (its /healthz says so) and subscribes as soon
+   * as Redis answers (the client library resubscribes on every reconnect).
+   */
+  listen(redisUrl: string): void {
     this.#pub = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     this.#sub = new Redis(redisUrl);
-    for (const r of [this.#pub, this.#sub]) r.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'group change channel: redis error'));
+    const away = new RateLimitedLog(60_000);
+    for (const r of [this.#pub, this.#sub]) {
+      r.on('error', (err: Error) => away.warn(this.#log, 'Redis (IM_REDIS_URL) unreachable: group changes from other servers wait; Redis logins are refused', { err: err.message }));
+    }
     this.#sub.on('message', (_channel: string, text: string) => {
       try {
         const m = JSON.parse(text) as { appid: number; group_id: number; origin: string };
@@ -44,7 +53,7 @@ export class GroupService {
         this.#log.warn({ err, text }, 'bad group change message');
       }
     });
-    await this.#sub.subscribe(GROUP_CHANGES_CHANNEL);
+    this.#sub.subscribe(GROUP_CHANGES_CHANNEL).catch((err: unknown) => away.warn(this.#log, 'group change channel: subscribe failed', { err: (err as Error).message }));
   }
 
   load(appid: number, gid: number): Promise<Group | null> {

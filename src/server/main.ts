@@ -64,7 +64,7 @@ const table = SubscriberTable.create(config.subscriberCapacity);
 const groupSource = createGroupSource(config);
 const groups = new GroupService(groupSource, (appid, gid) => pool.invalidateGroup(appid, gid), log);
 const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.load(appid, gid) }, log);
-if (config.redisUrl !== undefined) await groups.listen(config.redisUrl);
+if (config.redisUrl !== undefined) groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
 const identity = { version: version(), startedAt: Date.now(), host: config.host, listen: {} as Record<string, number> };

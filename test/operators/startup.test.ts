@@ -97,4 +97,26 @@ test('standalone without IM_JWT_SECRET: the secret is kept (0600), npm run token
   }
 });
 
+test('IM_AUTH=redis with Redis down: the server starts, /healthz says not ready, logins get AUTH_STATUS 1, one line names IM_REDIS_URL', async () => {
+  const closed = net.createServer().listen(0, '127.0.0.1');
+  await once(closed, 'listening');
+  const port = (closed.address() as net.AddressInfo).port;
+  closed.close(); // nothing listens there now
+  const im = await startProcess('src/server/main.ts', { ...base, IM_AUTH: 'redis', IM_REDIS_URL: `redis://127.0.0.1:${port}`, IM_LOG_LEVEL: 'warn', IM_LOG_FORMAT: 'json' });
+  try {
+    const h = await fetch(`http://127.0.0.1:${im.ready.http}/healthz`);
+    assert.is(h.status, 503);
+    assert.is(((await h.json()) as { redis: boolean }).redis, false);
+    for (let i = 0; i < 3; i++) {
+      const c = await ImClient.connect({ port: im.ready.tcp as number });
+      assert.is(await c.auth({ token: 'any' }), 1);
+      c.destroy();
+    }
+    const named = im.lines.filter((l) => l.includes('IM_REDIS_URL'));
+    assert.ok(named.length >= 1 && named.length <= 3, `one clear line (per kind of use), not one per retry: ${named.length}`);
+  } finally {
+    await im.stop();
+  }
+});
+
 test.run();
