@@ -12,6 +12,7 @@ import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
 import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { RouterLink, type RouterLinkLimits } from './router-link.ts';
+import { threadMemory } from '../threads/memory.ts';
 
 /** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
@@ -31,6 +32,9 @@ export interface ChannelStats {
   dispatched: number;
   invalid: number;
   latencyUs: { count: number; p50: number; p99: number; max: number };
+  /** This thread's V8 heap in use and its memory outside the heap (Buffers), bytes. */
+  heapUsed: number;
+  external: number;
 }
 
 /**
@@ -120,6 +124,7 @@ export class Channel implements ChannelVisitor {
       dispatched: this.#dispatched,
       invalid: this.#invalid,
       latencyUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
+      ...threadMemory(),
     };
   }
 

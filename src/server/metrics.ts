@@ -3,6 +3,7 @@ import { cmdName } from '../protocol/index.ts';
 import type { ChannelStats } from '../channel/channel.ts';
 import type { ShardPool } from './shard-pool.ts';
 import { droppedByReason } from './drops.ts';
+import { threadMemory } from '../threads/memory.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardReport, ShardStats } from '../shard/stats.ts';
 import type { StoreStats } from '../store/protocol.ts';
@@ -83,6 +84,13 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>
     s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));
   gauge('im_shard_heap_bytes', 'V8 heap in use, by shard thread', ['shard'], perShard((r) => r.heapUsed));
+  gauge('im_thread_memory_bytes', 'Memory of each thread: V8 heap in use, and outside the heap (Buffers)', ['thread', 'kind'], (s) => {
+    const main = threadMemory();
+    const rows: [string, { heapUsed: number; external: number } | undefined][] = [
+      ['main', main], ['channel', s.channel], ['store', s.store], ...s.shards.map((r) => [`shard${r.shard}`, r] as [string, ShardReport]),
+    ];
+    return rows.flatMap(([thread, m]) => (m === undefined ? [] : [[{ thread, kind: 'heap' }, m.heapUsed], [{ thread, kind: 'external' }, m.external]] as [Record<string, string>, number][]));
+  });
   gauge('im_channel_queue_depth', 'Frames waiting for a router link', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queued]) ?? []);
   gauge('im_channel_queue_bytes', 'Bytes waiting for a router link, its socket\'s unsent bytes included', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queuedBytes]) ?? []);
   gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);

@@ -1,5 +1,4 @@
 import http from 'node:http';
-import { getHeapStatistics } from 'node:v8';
 import type net from 'node:net';
 import tls from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
@@ -9,6 +8,7 @@ import { AppRoute } from '../route/index.ts';
 import type { SubscriberTable } from '../subscribers/index.ts';
 import type { Authenticator } from '../auth/auth.ts';
 import type { ChannelSink } from '../threads/channel-port.ts';
+import { threadMemory } from '../threads/memory.ts';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import { GroupCache } from '../groups/cache.ts';
@@ -225,7 +225,7 @@ export class Shard implements ConnectionOwner {
     }
     const transports: Record<string, number> = { tcp: 0, ws: 0, tls: 0, wss: 0 };
     for (const c of this.#conns) transports[c.kind]!++;
-    const heap = getHeapStatistics();
+    const memory = threadMemory();
     return {
       shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
       delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
@@ -233,8 +233,7 @@ export class Shard implements ConnectionOwner {
       framesInByCmd: nonZero(this.framesInByCmd),
       framesOutByCmd: nonZero(this.framesOutByCmd),
       groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
-      heapUsed: heap.used_heap_size,
-      external: heap.external_memory,
+      ...memory,
     };
   }
 

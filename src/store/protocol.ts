@@ -35,4 +35,7 @@ export interface StoreStats {
   swept: number;
   /** Save latency (one batch, one transaction), microseconds. */
   saveUs: { count: number; p50: number; p99: number; max: number };
+  /** This thread's V8 heap in use and its memory outside the heap (Buffers), bytes. */
+  heapUsed: number;
+  external: number;
 }

@@ -3,6 +3,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
 import type { SaveItem, StoreEngine } from './types.ts';
+import { threadMemory } from '../threads/memory.ts';
 
 export interface StoreServiceOptions {
   engine: StoreEngine;
@@ -58,6 +59,7 @@ export class StoreService {
     return {
       engine: this.#name, up: this.#up, saved: this.#saved, saveBatches: this.#batches, syncs: this.#syncs, errors: this.#errors, swept: this.#swept,
       saveUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
+      ...threadMemory(),
     };
   }
 

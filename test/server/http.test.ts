@@ -129,6 +129,7 @@ test('/metrics parses as Prometheus text and moves with traffic', async () => {
   assert.ok([...after.keys()].some((k) => k.startsWith('im_connections{shard="0",transport="tcp"}')));
   assert.ok((after.get('im_subscribers{kind="user"}') ?? 0) >= 2);
   assert.ok([...after.keys()].some((k) => k.startsWith('im_logins_total')));
+  for (const thread of ['main', 'shard0', 'shard1']) assert.ok((after.get(`im_thread_memory_bytes{thread="${thread}",kind="heap"}`) ?? 0) > 0, `heap of ${thread}`);
   // /summary counts the drops /metrics counts, by the same reasons.
   const summary = (await get('/summary')).body;
   for (const [reason, n] of Object.entries(summary.dropped_count as Record<string, number>)) {

@@ -1,0 +1,47 @@
+/**
+ * What an idle access server costs: RSS and private memory (what the process alone holds,
+ * from /proc/PID/smaps_rollup) with no connection, by configuration, with the V8 heap of
+ * each of its threads from /metrics; a bare Node process beside it. Read after a full GC.
+ * Run: npm run bench:idle
+ */
+import { readFileSync } from 'node:fs';
+import { startProcess, type Started } from '../test/helpers/process.ts';
+import { SECRET } from './peer-load.ts';
+
+function memory(pid: number): { rss: number; private: number } {
+  const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  return { rss: kib('Rss') / 1024, private: (kib('Private_Clean') + kib('Private_Dirty')) / 1024 };
+}
+
+async function measure(name: string, p: Started, http?: number): Promise<string> {
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    let threads = '';
+    if (http !== undefined) {
+      await fetch(`http://127.0.0.1:${http}/debug/gc`, { method: 'POST' });
+      await new Promise((r) => setTimeout(r, 500));
+      const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+      threads = [...text.matchAll(/im_thread_memory_bytes\{thread="([^"]+)",kind="heap"\} (\d+)/g)]
+        .map(([, t, b]) => `${t} ${(Number(b) / 1048576).toFixed(1)}`).join(', ');
+    }
+    const m = memory(p.proc.pid!);
+    return `| ${name} | ${m.rss.toFixed(1)} | ${m.private.toFixed(1)} | ${threads || '–'} |`;
+  } finally {
+    await p.stop();
+  }
+}
+
+const rows: string[] = [];
+rows.push(await measure('bare Node (one net server)', await startProcess('bench/fixtures/idle-bare.ts', {})));
+for (const [shards, store] of [['1', 'off'], ['1', 'sqlite'], ['2', 'sqlite']] as const) {
+  const p = await startProcess('src/server/main.ts', {
+    IM_SHARDS: shards, IM_STORE: store, IM_STORE_DB: ':memory:', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0',
+    IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc',
+  });
+  rows.push(await measure(`im, IM_SHARDS=${shards}, IM_STORE=${store}`, p, p.ready.http as number));
+}
+console.log('\n## an idle server (no connection), after a full GC');
+console.log('| process | RSS MiB | private MiB | V8 heap in use by thread, MiB |');
+console.log('|---|---:|---:|---|');
+for (const r of rows) console.log(r);
