@@ -99,7 +99,7 @@ export class ShardPool {
     }
     const { port1, port2 } = new MessageChannel();
     const start: StoreStart = { config: this.#config, ports: theirs, control: port2 };
-    const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store' });
+    const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store', resourceLimits: this.#limits() });
     let started = false;
     worker.on('error', (err: Error) => {
       this.#log.error({ err }, 'store worker failed');
@@ -114,6 +114,12 @@ export class ShardPool {
     this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(mine[n]!, this.#config.storeTimeoutMs) };
     this.store.control.ping().then(() => { started = true; }, () => {});
     return mine.slice(0, n);
+  }
+
+  /** V8 limits of the worker threads (IM_WORKER_YOUNG_MB: 0 leaves V8's own sizing). */
+  #limits(): { maxYoungGenerationSizeMb?: number } {
+    const mb = this.#config.workerYoungMb;
+    return mb > 0 ? { maxYoungGenerationSizeMb: mb } : {};
   }
 
   /** Resolves once every shard (and the Channel) answers on its control port. */
@@ -241,7 +247,7 @@ export class ShardPool {
     }
     const { port1, port2 } = new MessageChannel();
     const start: ChannelStart = { config: this.#config, table: this.#table.buffer, shards: fromShards, control: port2 };
-    const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel' });
+    const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel', resourceLimits: this.#limits() });
     const channel = { worker, control: Comlink.wrap<ChannelControl>(endpoint(port1)), ready: false };
     channel.control.ping().then(() => { channel.ready = true; }, () => {});
     worker.on('error', (err) => this.#log.error({ err }, 'channel worker failed'));
@@ -272,7 +278,7 @@ export class ShardPool {
       peers, control: port2, channel, services: svc.port2, store,
     };
     const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : []), ...(store ? [store] : [])];
-    const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}` });
+    const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}`, resourceLimits: this.#limits() });
     const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, dead: false, restarts };
     handle.control.ping().then(() => { handle.ready = true; }, () => {});
     worker.on('error', (err) => this.#log.error({ shard: index, err }, 'shard worker failed'));
