@@ -2,7 +2,8 @@
  * Cross-server messaging: peer messages from clients on access server A to clients on access
  * server B through one router, against the same traffic inside server A alone, measured in
  * the same run. First at the most each setup delivers (a window of messages in flight per
- * sender), then paced at half of that rate for latency. Then the Channel's router link on
+ * sender), then paced at half, a quarter of that rate and 2,000 messages/s, for latency
+ * when the load is not at its peak. Then the Channel's router link on
  * its own: frames/s to a router socket with per-turn batching and with one write per frame.
  * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW)
  */
@@ -32,7 +33,9 @@ function im(routeAddr?: string): Promise<Started> {
   });
 }
 
-async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> {
+interface Sweep { max: Result; half: Result; quarter: Result; low: Result }
+
+async function scenario(cross: boolean): Promise<Sweep> {
   const procs: Started[] = [];
   try {
     let portA: number;
@@ -55,8 +58,10 @@ async function scenario(cross: boolean): Promise<{ max: Result; half: Result }> 
     await new Promise((r) => setTimeout(r, 500)); // subscriptions reach the router
     const max = await drive(senders, receivers, SECONDS, WINDOW);
     const half = await drive(senders, receivers, SECONDS, WINDOW, max.perSec / 2);
+    const quarter = await drive(senders, receivers, SECONDS, WINDOW, max.perSec / 4);
+    const low = await drive(senders, receivers, SECONDS, WINDOW, 2000);
     for (const c of [...senders, ...receivers]) c.destroy();
-    return { max, half };
+    return { max, half, quarter, low };
   } finally {
     for (const p of procs.reverse()) await p.stop();
   }
@@ -101,6 +106,13 @@ console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
   console.log(`| ${name} | ${fmt(r.max.perSec)} | ${r.max.p50.toFixed(2)} | ${r.max.p99.toFixed(2)} | ${fmt(r.half.perSec)} | ${r.half.p50.toFixed(2)} | ${r.half.p99.toFixed(2)} | ${(r.max.perSec / single.max.perSec).toFixed(2)} |`);
+}
+console.log('\n## latency by rate: p50 / p99 ms');
+console.log('| path | max | half | quarter | 2,000/s |');
+console.log('|---|---|---|---|---|');
+for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
+  const cell = (x: Result) => `${fmt(x.perSec)}/s: ${x.p50.toFixed(2)} / ${x.p99.toFixed(2)}`;
+  console.log(`| ${name} | ${cell(r.max)} | ${cell(r.half)} | ${cell(r.quarter)} | ${cell(r.low)} |`);
 }
 console.log('\n## Channel router link alone (PUBLISH frames of 130 bytes)');
 console.log('| writes | frames/s | vs one write per frame |');
