@@ -68,7 +68,9 @@ export function answerFlags(argv: string[], program: 'im' | 'imr'): boolean {
   }
   if (!argv.includes('--help') && !argv.includes('-h')) return false;
   const what = program === 'im' ? 'the access server (GoBelieve-compatible)' : 'the router (GoBelieve-compatible)';
-  process.stdout.write(`${program} ${version()}: ${what}\nConfiguration comes from the environment; a bad value stops start-up with exit 2.\n\n`
+  process.stdout.write(`${program} ${version()}: ${what}\nUsage: ${program} [--config FILE | FILE]\n`
+    + `Configuration comes from the environment, over GoBelieve's ${program}.cfg (TOML) when one is given, over the defaults;\n`
+    + `a bad value stops start-up with exit 2.\n\n`
     + `  variable  default  meaning\n${table(program === 'im' ? IM : IMR)}\n\nSee README.md for every variable.\n`);
   return true;
 }

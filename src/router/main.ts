@@ -3,10 +3,11 @@
  * start-up; a bad value stops it with a message naming the variable.
  */
 import type http from 'node:http';
-import { ConfigError, describe } from '../config/env.ts';
 import { answerFlags } from '../config/help.ts';
-import { routerConfig, type RouterConfig } from '../config/router.ts';
+import { loadConfigOrExit } from '../config/load.ts';
+import { routerConfig } from '../config/router.ts';
 import { createLogger, logReady } from '../log/logger.ts';
+import { reportConfig } from '../log/config-report.ts';
 import { startRouterHttp } from './http.ts';
 import { LogPushSink, RedisPushSink } from './push.ts';
 import { Router } from './router.ts';
@@ -14,19 +15,12 @@ import { ListenError } from '../http/listen.ts';
 
 if (answerFlags(process.argv.slice(2), 'imr')) process.exit(0);
 
-let config: RouterConfig;
-try {
-  config = routerConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`imr: ${err.message}\n`);
-  process.exit(2);
-}
+const loaded = loadConfigOrExit('imr', routerConfig);
+const config = loaded.config;
 
 const log = createLogger('imr', config.logLevel, config.logPretty);
 const shown = { ...config, allow: config.allow?.rules, secret: config.secret === undefined ? undefined : '(set)' };
-if (config.logPretty) process.stderr.write(`imr configuration:\n${describe(shown)}\n`);
-else log.info({ config: shown }, 'configuration');
+reportConfig(log, 'imr', config.logPretty, shown, loaded);
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
   log.warn({ host: config.host }, 'the router has no authentication: expose it only on a private network');
 }

@@ -3,10 +3,11 @@
  * listeners and the HTTP API. Configuration comes from the environment (README) and is
  * printed at start-up; a bad value stops start-up with a message naming the variable.
  */
-import { ConfigError, describe } from '../config/env.ts';
 import { answerFlags, version } from '../config/help.ts';
-import { serverConfig, type ServerConfig } from '../config/server.ts';
+import { loadConfigOrExit } from '../config/load.ts';
+import { serverConfig } from '../config/server.ts';
 import { createLogger, logReady } from '../log/logger.ts';
+import { reportConfig } from '../log/config-report.ts';
 import { signToken } from '../auth/jwt.ts';
 import { secretFromFile } from '../auth/secret-file.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
@@ -18,14 +19,8 @@ import { GroupService, createGroupSource } from '../groups/service.ts';
 
 if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
 
-let config: ServerConfig;
-try {
-  config = serverConfig();
-} catch (err) {
-  if (!(err instanceof ConfigError)) throw err;
-  process.stderr.write(`im: ${err.message}\n`);
-  process.exit(2);
-}
+const loaded = loadConfigOrExit('im', serverConfig);
+const config = loaded.config;
 
 const log = createLogger('im', config.logLevel, config.logPretty);
 let sampleToken: string | undefined;
@@ -36,13 +31,7 @@ if (config.auth === 'jwt' && config.jwtSecret === undefined) {
   if (created) log.info({ file: config.jwtSecretFile }, 'IM_JWT_SECRET is not set: generated a secret and kept it in this file (mode 0600)');
 }
 const shown = { ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' };
-const secrets = ['jwtSecret', 'httpToken', 'routeSecret'];
-if (config.logPretty) {
-  process.stderr.write(`im configuration:\n${describe(shown, secrets)}\n`);
-} else {
-  // JSON mode: everything on stdout is a log record a collector can parse.
-  log.info({ config: Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, secrets.includes(k) && v !== undefined ? '(set)' : v])) }, 'configuration');
-}
+reportConfig(log, 'im', config.logPretty, shown, loaded, ['jwtSecret', 'httpToken', 'routeSecret']);
 if (sampleToken !== undefined) {
   const how = `npm run -s token -- APPID UID issues tokens for any user (the secret is in ${config.jwtSecretFile})`;
   if (config.logPretty) process.stderr.write(`A token for appid 7, uid 1 (valid 30 days):\n  ${sampleToken}\n${how}\n`);

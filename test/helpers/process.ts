@@ -17,8 +17,8 @@ export interface Started {
 }
 
 /** Starts a project entry point (e.g. src/router/main.ts) and waits for its `ready` line. */
-export async function startProcess(entry: string, env: Record<string, string>, timeoutMs = 15_000): Promise<Started> {
-  const proc = spawn(process.execPath, [entry], {
+export async function startProcess(entry: string, env: Record<string, string>, timeoutMs = 15_000, args: string[] = []): Promise<Started> {
+  const proc = spawn(process.execPath, [entry, ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
