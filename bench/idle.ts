@@ -35,7 +35,7 @@ async function measure(name: string, p: Started, http?: number): Promise<string>
 const rows: string[] = [];
 rows.push(await measure('bare Node (one net server)', await startProcess('bench/fixtures/idle-bare.ts', {})));
 for (const [shards, store] of [['1', 'off'], ['1', 'sqlite'], ['2', 'sqlite']] as const) {
-  const p = await startProcess('src/server/main.ts', {
+  const p = await startProcess(process.env.IDLE_ENTRY ?? 'src/server/main.ts', {
     IM_SHARDS: shards, IM_STORE: store, IM_STORE_DB: ':memory:', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0',
     IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc',
   });

@@ -12,6 +12,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { signToken } from './auth/jwt.ts';
 
+// Beside this file: the sources when run as TypeScript, build/ when run as `npm run cluster`.
+const SERVER = new URL('./server/main.ts', import.meta.url).pathname;
+const ROUTER = new URL('./router/main.ts', import.meta.url).pathname;
 const secret = process.env.IM_JWT_SECRET ?? randomBytes(32).toString('base64url');
 const shards = process.env.IM_SHARDS ?? '1';
 const base = Number(process.env.CLUSTER_BASE_PORT ?? 0);
@@ -66,10 +69,10 @@ const common = { IM_JWT_SECRET: secret, IM_SHARDS: shards, IM_ROUTE_ADDRS: `127.
 const shared = process.env.IM_STORE_URL !== undefined;
 const own = (name: string): Record<string, string> => (shared ? {} : { IM_STORE_DB: `data/messages-${name}.db` });
 try {
-  await start('imr', 'src/router/main.ts', { IMR_PORT: ports.router, IMR_HTTP_PORT: ports.routerHttp });
+  await start('imr', ROUTER, { IMR_PORT: ports.router, IMR_HTTP_PORT: ports.routerHttp });
   await Promise.all([
-    start('im-a', 'src/server/main.ts', { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http }),
-    start('im-b', 'src/server/main.ts', { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http }),
+    start('im-a', SERVER, { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http }),
+    start('im-b', SERVER, { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http }),
   ]);
 } catch (err) {
   process.stderr.write(`cluster: ${(err as Error).message}\n`);

@@ -75,6 +75,13 @@ if (filters.length === 0 || process.env.TEST_TYPECHECK === '1') {
   ok ? passed++ : failed++;
 }
 
+// build/ once, before suites that start servers from it run side by side.
+const build = await run(process.execPath, ['--disable-warning=ExperimentalWarning', join(root, 'scripts/build.ts'), '--quiet'], 'build');
+if (build.code !== 0) {
+  console.log(`FAIL build\n${build.output}`);
+  failed++;
+}
+
 const queue = [...files];
 async function worker(): Promise<void> {
   for (let f = queue.shift(); f !== undefined; f = queue.shift()) {

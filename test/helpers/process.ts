@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 
@@ -16,9 +16,24 @@ export interface Started {
   kill(): Promise<void>;
 }
 
-/** Starts a project entry point (e.g. src/router/main.ts) and waits for its `ready` line. */
+let built = false;
+
+/**
+ * `src/x.ts` → `build/src/x.js`, what `npm start` and bin/ run, brought up to date once per
+ * test process (a build that finds nothing newer writes nothing, so suites can run at once).
+ */
+export function builtEntry(entry: string): string {
+  if (!entry.startsWith('src/')) return entry;
+  if (!built) {
+    execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'scripts/build.ts', '--quiet'], { cwd: root, stdio: 'inherit' });
+    built = true;
+  }
+  return `build/${entry.replace(/\.ts$/, '.js')}`;
+}
+
+/** Starts a project entry point (e.g. src/router/main.ts, run from build/) and waits for its `ready` line. */
 export async function startProcess(entry: string, env: Record<string, string>, timeoutMs = 15_000, args: string[] = []): Promise<Started> {
-  const proc = spawn(process.execPath, [entry, ...args], {
+  const proc = spawn(process.execPath, [builtEntry(entry), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
