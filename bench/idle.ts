@@ -34,12 +34,21 @@ async function measure(name: string, p: Started, http?: number): Promise<string>
 
 const rows: string[] = [];
 rows.push(await measure('bare Node (one net server)', await startProcess('bench/fixtures/idle-bare.ts', {})));
-for (const [shards, store] of [['1', 'off'], ['1', 'sqlite'], ['2', 'sqlite']] as const) {
-  const p = await startProcess(process.env.IDLE_ENTRY ?? 'src/server/main.ts', {
-    IM_SHARDS: shards, IM_STORE: store, IM_STORE_DB: ':memory:', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0',
-    IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn', IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc',
-  });
-  rows.push(await measure(`im, IM_SHARDS=${shards}, IM_STORE=${store}`, p, p.ready.http as number));
+const base = {
+  IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_STORE_DB: ':memory:', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
+  IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_TEST_HOOKS: '1', NODE_OPTIONS: '--expose-gc',
+};
+// From the TypeScript sources (Node strips the types in every thread), then from build/ as `npm start` runs.
+const sources = new URL('../src/server/main.ts', import.meta.url).pathname;
+const runs: [label: string, entry: string, env: Record<string, string>][] = [
+  ['im from the .ts sources, IM_SHARDS=1, IM_STORE=off', sources, { IM_SHARDS: '1', IM_STORE: 'off' }],
+  ['im, IM_SHARDS=1, IM_STORE=off', 'src/server/main.ts', { IM_SHARDS: '1', IM_STORE: 'off' }],
+  ['im, IM_SHARDS=1, IM_STORE=sqlite', 'src/server/main.ts', { IM_SHARDS: '1', IM_STORE: 'sqlite' }],
+  ['im, IM_SHARDS=2, IM_STORE=sqlite', 'src/server/main.ts', { IM_SHARDS: '2', IM_STORE: 'sqlite' }],
+];
+for (const [label, entry, env] of runs) {
+  const p = await startProcess(entry, { ...base, ...env });
+  rows.push(await measure(label, p, p.ready.http as number));
 }
 console.log('\n## an idle server (no connection), after a full GC');
 console.log('| process | RSS MiB | private MiB | V8 heap in use by thread, MiB |');

@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from '../deps/optional.ts';
 import { AuthError, AuthErrorCode, type Authenticator, type Identity } from './auth.ts';
 import { deadline } from '../threads/deadline.ts';
 
@@ -14,7 +15,7 @@ export class RedisAuthenticator implements Authenticator {
   constructor(url: string) {
     // The offline queue lets the first logins wait for the first connection; the deadline
     // below keeps any wait short when Redis is away.
-    this.#redis = new Redis(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: WAIT_MS });
+    this.#redis = new (ioredis().Redis)(url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: WAIT_MS });
     this.#redis.on('error', () => {}); // reported per request as ERR_AUTH_UNAVAILABLE
   }
 

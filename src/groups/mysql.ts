@@ -1,4 +1,5 @@
-import mysql from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
+import { mysql2 } from '../deps/optional.ts';
 import type { Group, GroupSource, NewGroup } from './source.ts';
 
 type Row = Record<string, unknown>;
@@ -9,7 +10,7 @@ export class MysqlGroupSource implements GroupSource {
   readonly #pool: mysql.Pool;
 
   constructor(url: string) {
-    this.#pool = mysql.createPool({ uri: url, connectionLimit: 4, supportBigNumbers: true, bigNumberStrings: false });
+    this.#pool = mysql2().createPool({ uri: url, connectionLimit: 4, supportBigNumbers: true, bigNumberStrings: false });
   }
 
   async ping(): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { ioredis } from '../deps/optional.ts';
 import { deadline } from '../threads/deadline.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
 import type { Logger } from '../log/logger.ts';
@@ -39,6 +40,7 @@ export class GroupService {
    * as Redis answers (the client library resubscribes on every reconnect).
    */
   listen(redisUrl: string): void {
+    const { Redis } = ioredis();
     this.#pub = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
     this.#sub = new Redis(redisUrl);
     const away = new RateLimitedLog(60_000);

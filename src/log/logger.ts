@@ -1,5 +1,5 @@
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import { pinoPretty } from '../deps/optional.ts';
 
 export type { Logger };
 
@@ -10,7 +10,7 @@ export type { Logger };
  */
 export function createLogger(name: string, level: string, prettyLines = process.stdout.isTTY === true): Logger {
   const opts = { name, level, base: { pid: process.pid } };
-  return prettyLines ? pino(opts, pretty({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l' })) : pino(opts);
+  return prettyLines ? pino(opts, pinoPretty()({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l' })) : pino(opts);
 }
 
 /**
