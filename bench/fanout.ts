@@ -9,8 +9,9 @@
 import { Piscina } from 'piscina';
 import * as hdr from 'hdr-histogram-js';
 import { startProcess, type Started } from '../test/helpers/process.ts';
-import type { FanoutResult, FanoutTask } from './fixtures/fanout-worker.ts';
-import { cpuSeconds, memoryKiB } from './proc.ts';
+import type { FanoutTask } from './fixtures/fanout-worker.ts';
+import { memoryKiB } from './proc.ts';
+import { driveFanout } from './fanout-drive.ts';
 import { fmt } from './harness.ts';
 
 const R = Number(process.env.FANOUT_RECEIVERS ?? 200);
@@ -37,25 +38,9 @@ async function measure(target: string, shards: number, pool: Piscina): Promise<R
   const srv = await server(target, shards);
   try {
     const port = (srv.ready.tcp ?? srv.ready.port) as number;
-    const barrier = new SharedArrayBuffer(4);
-    const pid = srv.proc.pid!;
-    const tasks = Array.from({ length: T }, (_, worker): FanoutTask => ({
-      target: target as FanoutTask['target'], port, worker, workers: T, receivers: Math.ceil(R / T), senders: Math.ceil(S / T),
-      seconds: SECONDS, warmupMs: 1000, window: WINDOW, secret: SECRET, barrier,
-    }));
-    const running = Promise.all(tasks.map((t) => pool.run(t) as Promise<FanoutResult>));
-    // CPU over the measured window only: wait out connection set-up and warm-up first.
-    let cpu0 = 0;
-    let t0 = 0;
-    const mark = setInterval(() => {
-      if (Atomics.load(new Int32Array(barrier), 0) < T) return;
-      // Once: the window starts a second after every load thread is connected.
-      clearInterval(mark);
-      setTimeout(() => { cpu0 = cpuSeconds(pid); t0 = performance.now(); }, 1000);
-    }, 20);
-    const results = await running;
-    clearInterval(mark);
-    const cores = (cpuSeconds(pid) - cpu0) / ((performance.now() - t0 - 300) / 1000);
+    const { results, cores } = await driveFanout(pool, {
+      target: target as FanoutTask['target'], port, pid: srv.proc.pid!, receivers: R, senders: S, threads: T, seconds: SECONDS, window: WINDOW, secret: SECRET,
+    });
     const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
     for (const r of results) for (const l of r.latencies) if (l >= 1) h.recordValue(Math.min(l, 60_000_000));
     const received = results.reduce((n, r) => n + r.received, 0);
@@ -66,7 +51,7 @@ async function measure(target: string, shards: number, pool: Piscina): Promise<R
       p50: h.getValueAtPercentile(50) / 1000,
       p99: h.getValueAtPercentile(99) / 1000,
       cores,
-      peakMiB: memoryKiB(pid).peak / 1024,
+      peakMiB: memoryKiB(srv.proc.pid!).peak / 1024,
     };
   } finally {
     await srv.stop();

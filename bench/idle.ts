@@ -4,15 +4,9 @@
  * each of its threads from /metrics; a bare Node process beside it. Read after a full GC.
  * Run: npm run bench:idle
  */
-import { readFileSync } from 'node:fs';
 import { startProcess, type Started } from '../test/helpers/process.ts';
 import { SECRET } from './peer-load.ts';
-
-function memory(pid: number): { rss: number; private: number } {
-  const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
-  return { rss: kib('Rss') / 1024, private: (kib('Private_Clean') + kib('Private_Dirty')) / 1024 };
-}
+import { residentMiB } from './proc.ts';
 
 async function measure(name: string, p: Started, http?: number): Promise<string> {
   try {
@@ -25,7 +19,7 @@ async function measure(name: string, p: Started, http?: number): Promise<string>
       threads = [...text.matchAll(/im_thread_memory_bytes\{thread="([^"]+)",kind="heap"\} (\d+)/g)]
         .map(([, t, b]) => `${t} ${(Number(b) / 1048576).toFixed(1)}`).join(', ');
     }
-    const m = memory(p.proc.pid!);
+    const m = residentMiB(p.proc.pid!);
     return `| ${name} | ${m.rss.toFixed(1)} | ${m.private.toFixed(1)} | ${threads || '–'} |`;
   } finally {
     await p.stop();

@@ -13,3 +13,14 @@ export function memoryKiB(pid: number): { peak: number; rss: number } {
   const get = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN);
   return { peak: get('VmHWM'), rss: get('VmRSS') };
 }
+
+/**
+ * Resident and private memory of a process, MiB, from /proc/PID/smaps_rollup. Private is what
+ * the process alone holds (its pages shared with no other process, such as the Node binary's
+ * when the bench runner maps it too).
+ */
+export function residentMiB(pid: number): { rss: number; private: number } {
+  const s = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const kib = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(s)?.[1] ?? 0);
+  return { rss: kib('Rss') / 1024, private: (kib('Private_Clean') + kib('Private_Dirty')) / 1024 };
+}
