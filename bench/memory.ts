@@ -5,7 +5,8 @@
  * threads (IM_SHARDS=1, 2; the raw servers with the same number of threads). Raw Node is
  * bench/fixtures/idle-bare.ts for idle connections and bench/fixtures/raw-fanout.ts for
  * fan-out; the access server runs with its defaults and IM_STORE=off, as those do not store.
- * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5)
+ * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5, MEMORY_SETTLE_MS=8000: the wait
+ * before each reading of connections, the same for every server)
  */
 import { Piscina } from 'piscina';
 import { startProcess, type Started } from '../test/helpers/process.ts';
@@ -17,6 +18,7 @@ const SHARDS = (process.env.MEMORY_SHARDS ?? '1,2').split(',').map(Number);
 const SECONDS = Number(process.env.MEMORY_SECONDS ?? 5);
 const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 const THREADS = 2;
+const SETTLE_MS = Number(process.env.MEMORY_SETTLE_MS ?? 8000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function im(shards: number, env: Record<string, string> = {}): Promise<Started> {
@@ -46,7 +48,9 @@ async function idle(server: Started): Promise<Idle> {
       const c = await startProcess('bench/fixtures/conn-client.ts', { CONN_PORT: String(server.ready.tcp), CONN_N: String(n), CONN_SECRET: SECRET, CONN_FIRST: String(first) }, 300_000);
       clients.push(c);
       if (c.ready.connected !== n) throw new Error(`${c.ready.connected} of ${n} connections authenticated`);
-      await settle(1000);
+      // V8 gives back the pages that logging in used a few seconds after a GC, not at once.
+      await gc(server);
+      await settle(SETTLE_MS);
       await gc(server);
       return residentMiB(pid);
     };

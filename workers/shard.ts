@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { SubscriberTable } from '../src/subscribers/index.ts';
+import { Ledger, SubscriberTable } from '../src/subscribers/index.ts';
 import { Shard } from '../src/shard/shard.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../src/shard/control.ts';
 import { endpoint } from '../src/threads/endpoint.ts';
@@ -22,7 +22,7 @@ const shard = new Shard({
   index: start.index,
   config: start.config,
   table: new SubscriberTable(start.table),
-  ledger: new SubscriberTable(start.ledger),
+  ledger: new Ledger(start.ledger),
   load: new Int32Array(start.load),
   peers: start.peers,
   channel: channelPort ?? new StandaloneChannel(),

@@ -1,11 +1,11 @@
-import { Kind, SubscriberTableError, onRoomRemoved, onUserRemoved, type SubscriberTable, type Transition } from '../subscribers/index.ts';
+import { Kind, SubscriberTableError, onRoomRemoved, onUserRemoved, type Ledger, type SubscriberTable, type Transition } from '../subscribers/index.ts';
 
 /**
  * Takes a dead shard's share out of the shared table, as if each of its connections had
  * logged out, and reports each resulting transition (for the routers). Returns how many
  * users and rooms it released.
  */
-export function releaseShard(table: SubscriberTable, ledger: SubscriberTable, shard: number,
+export function releaseShard(table: SubscriberTable, ledger: Ledger, shard: number,
   report: (t: Transition, appid: number, id: number) => void): { users: number; rooms: number } {
   const keys: [Kind, number, number, number][] = [];
   ledger.scan((kind, appid, id, count) => keys.push([kind, appid, id, count]));

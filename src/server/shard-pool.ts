@@ -3,7 +3,7 @@ import * as Comlink from 'comlink';
 import type net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
-import { SubscriberTable, Transition } from '../subscribers/index.ts';
+import { Ledger, type SubscriberTable, Transition } from '../subscribers/index.ts';
 import { ChannelPort } from '../threads/channel-port.ts';
 import type { ChannelControl, ChannelStart } from '../channel/control.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../shard/control.ts';
@@ -26,7 +26,7 @@ export interface ShardHandle {
   index: number;
   worker: Worker;
   control: Comlink.Remote<ShardControl>;
-  ledger: SubscriberTable;
+  ledger: Ledger;
   ready: boolean;
   /** Its worker exited (or was terminated for missing a deadline). */
   dead: boolean;
@@ -272,7 +272,7 @@ export class ShardPool {
     const { port1, port2 } = new MessageChannel();
     const svc = new MessageChannel();
     Comlink.expose(this.#services, endpoint(svc.port1));
-    const ledger = SubscriberTable.create(this.#config.subscriberCapacity);
+    const ledger = Ledger.create(this.#config.subscriberCapacity);
     const start: ShardStart = {
       index, config: this.#config, table: this.#table.buffer, ledger: ledger.buffer, load: this.#loadBuffer,
       peers, control: port2, channel, services: svc.port2, store,

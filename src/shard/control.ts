@@ -40,7 +40,7 @@ export interface ShardStart {
   index: number;
   config: ServerConfig;
   table: SharedArrayBuffer;
-  /** This shard's ledger (a SubscriberTable of its own counts). */
+  /** This shard's ledger (its own counts per key, a growable SharedArrayBuffer). */
   ledger: SharedArrayBuffer;
   load: SharedArrayBuffer;
   /** Port to each other shard, by shard index (undefined for itself). */

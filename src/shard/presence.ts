@@ -1,6 +1,6 @@
 import { AppRoute, Removed } from '../route/index.ts';
 import {
-  SubscriberTableError, onRoomAdded, onRoomRemoved, onUserAdded, onUserRemoved, type SubscriberTable,
+  SubscriberTableError, onRoomAdded, onRoomRemoved, onUserAdded, onUserRemoved, type Ledger, type SubscriberTable,
 } from '../subscribers/index.ts';
 import type { ChannelSink } from '../threads/channel-port.ts';
 import type { Logger } from '../log/logger.ts';
@@ -14,10 +14,10 @@ import type { ShardStats } from './stats.ts';
  */
 export class CountingTable {
   readonly #table: SubscriberTable;
-  readonly #ledger: SubscriberTable;
+  readonly #ledger: Ledger;
   readonly #shard: number;
 
-  constructor(table: SubscriberTable, ledger: SubscriberTable, shard: number) {
+  constructor(table: SubscriberTable, ledger: Ledger, shard: number) {
     this.#table = table;
     this.#ledger = ledger;
     this.#shard = shard;
@@ -25,25 +25,25 @@ export class CountingTable {
 
   addUser(appid: number, uid: number, online: boolean, firstOnShard: boolean): number {
     const prev = this.#table.addUser(appid, uid, online, this.#shard, firstOnShard);
-    this.#ledger.addUser(appid, uid, online, 0, false);
+    this.#ledger.addUser(appid, uid, online);
     return prev;
   }
 
   removeUser(appid: number, uid: number, online: boolean, lastOnShard: boolean): number {
     const prev = this.#table.removeUser(appid, uid, online, this.#shard, lastOnShard);
-    this.#ledger.removeUser(appid, uid, online, 0, false);
+    this.#ledger.removeUser(appid, uid, online);
     return prev;
   }
 
   addRoomMember(appid: number, room: number, firstOnShard: boolean): number {
     const prev = this.#table.addRoomMember(appid, room, this.#shard, firstOnShard);
-    this.#ledger.addRoomMember(appid, room, 0, false);
+    this.#ledger.addRoomMember(appid, room);
     return prev;
   }
 
   removeRoomMember(appid: number, room: number, lastOnShard: boolean): number {
     const prev = this.#table.removeRoomMember(appid, room, this.#shard, lastOnShard);
-    this.#ledger.removeRoomMember(appid, room, 0, false);
+    this.#ledger.removeRoomMember(appid, room);
     return prev;
   }
 }

@@ -5,7 +5,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { CLIENT_CMDS, FrameDecoder, type Frame, type ProtocolError, type TransportKind } from '../protocol/index.ts';
 import { AppRoute } from '../route/index.ts';
-import type { SubscriberTable } from '../subscribers/index.ts';
+import type { Ledger, SubscriberTable } from '../subscribers/index.ts';
 import type { Authenticator } from '../auth/auth.ts';
 import type { ChannelSink } from '../threads/channel-port.ts';
 import { threadMemory } from '../threads/memory.ts';
@@ -55,7 +55,7 @@ export interface ShardDeps {
   config: ServerConfig;
   table: SubscriberTable;
   /** This shard's own counts (see CountingTable): what the main thread releases if it dies. */
-  ledger: SubscriberTable;
+  ledger: Ledger;
   /** Live connections per shard, shared with the main thread (which picks the least loaded). */
   load: Int32Array;
   peers: (MessagePort | undefined)[];

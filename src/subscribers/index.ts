@@ -1,2 +1,3 @@
 export * from './table.ts';
 export * from './transitions.ts';
+export * from './ledger.ts';

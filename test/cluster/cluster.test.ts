@@ -69,7 +69,7 @@ test('RT and room messages cross servers', async () => {
   for (const c of [x, y, z]) c.enterRoom(900);
   for (const c of [x, y, z]) await c.ping();
   const rooms = async () => JSON.stringify((await httpJson(imr.ready.httpPort as number, '/all_online?detail=1')).body);
-  await eventually(async () => ((await rooms()).match(/900/g) ?? []).length === 2, 3000, 'both servers subscribed the room');
+  await eventually(async () => ((await rooms()).match(/900/g) ?? []).length === 2, 10_000, 'both servers subscribed the room');
   const gy = collect(y, 'room_im', 500);
   const gz = collect(z, 'room_im', 500);
   const gx = collect(x, 'room_im', 500);

@@ -1,14 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Kind, SubscriberTable, Transition } from '../../src/subscribers/index.ts';
+import { Kind, Ledger, SubscriberTable, Transition } from '../../src/subscribers/index.ts';
 import { CountingTable } from '../../src/shard/presence.ts';
 import { releaseShard } from '../../src/server/release.ts';
 
 test('releasing a dead shard takes out exactly its share and reports each transition once', () => {
   const table = SubscriberTable.create(64);
-  const deadLedger = SubscriberTable.create(64);
+  const deadLedger = Ledger.create(64);
   const d = new CountingTable(table, deadLedger, 1);
-  const alive = new CountingTable(table, SubscriberTable.create(64), 0);
+  const alive = new CountingTable(table, Ledger.create(64), 0);
   d.addUser(1, 10, true, true);
   d.addUser(1, 10, false, false);
   d.addUser(1, 11, true, true);
@@ -33,10 +33,10 @@ test('releasing a dead shard takes out exactly its share and reports each transi
 
 test('a ledger one ahead of the table (death between the two updates) is released without harm', () => {
   const table = SubscriberTable.create(16);
-  const ledger = SubscriberTable.create(16);
-  ledger.addUser(1, 7, true, 0, false); // counted in the ledger only
+  const ledger = Ledger.create(16);
+  ledger.addUser(1, 7, true); // counted in the ledger only
   table.addUser(1, 8, true, 2, true);
-  ledger.addUser(1, 8, true, 0, false);
+  ledger.addUser(1, 8, true);
   const r = releaseShard(table, ledger, 2, () => {});
   assert.equal(r, { users: 2, rooms: 0 });
   assert.is(table.size, 0);
