@@ -99,8 +99,12 @@ export async function httpJson(port: number, path: string, init?: RequestInit): 
   return { status: r.status, body };
 }
 
-/** Polls `check` until it returns true (or throws its last assertion after `ms`). */
+/**
+ * Polls `check` until it returns true (or throws after `ms`). The wait is never under 10 s:
+ * it ends as soon as the check holds, and on a busy machine a few seconds is no proof of a bug.
+ */
 export async function eventually(check: () => boolean | Promise<boolean>, ms = 5000, what = 'condition'): Promise<void> {
+  ms = Math.max(ms, 10_000);
   const end = Date.now() + ms;
   for (;;) {
     if (await check()) return;
