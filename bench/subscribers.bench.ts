@@ -44,6 +44,7 @@ const plain = new MapTable();
 for (let uid = 0; uid < KEYS; uid += 2) { shared.addUser(1, uid, true, 0, true); plain.add(1, uid, true, 0); }
 
 let j = 0;
+const out: number[] = [];
 // Even uids stay live (a pair only moves their counts); odd uids go 0 → 1 → 0, so each pair
 // creates the key and reclaims its slot, as a user's only device logging in and out does.
 const live = (k: number) => ((k * 7) % KEYS) & ~1;
@@ -53,6 +54,8 @@ const results = await measure('subscriber table, one thread (one op = one add or
   { name: 'live keys: SubscriberTable', ops: 2 * N, fn: () => { for (let i = 0; i < N; i++, j++) { const u = live(j); shared.addUser(1, u, true, 1, false); shared.removeUser(1, u, true, 1, false); } } },
   { name: 'churn keys: Map-based table', ops: 2 * N, fn: () => { for (let i = 0; i < N; i++, j++) { const u = churn(j); plain.add(1, u, true, 1); plain.remove(1, u, true, 1); } } },
   { name: 'churn keys: SubscriberTable', ops: 2 * N, fn: () => { for (let i = 0; i < N; i++, j++) { const u = churn(j); shared.addUser(1, u, true, 1, false); shared.removeUser(1, u, true, 1, false); } } },
+  // The routing path: which shards hold a receiver (half of them offline, so absent).
+  { name: 'lookups: SubscriberTable.shards', ops: N, fn: () => { for (let i = 0; i < N; i++, j++) shared.shards(0, 1, (j * 7) % KEYS, out); } },
 ]);
 const get = (k: string) => results.get(k)!;
 console.log(`\nlive keys: SubscriberTable vs Map ${ratio(get('live keys: SubscriberTable'), get('live keys: Map-based table'))}x`);

@@ -1,8 +1,8 @@
 import { hiOf, joinI64, loOf } from '../protocol/int64.ts';
 import {
-  BUSY, EMPTY, GEN, HEADER_WORDS, H_CAPACITY, H_LIVE, H_LOCK, H_MAGIC, H_SLOTS, KIND_BIT, Kind,
-  LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOT_WORDS, STATE_MASK, S_APP_HI, S_APP_LO, S_COUNT,
-  S_CTL, S_ID_HI, S_ID_LO, S_MASK_HI, S_MASK_LO, TOMB,
+  BUSY, EMPTY, FIRST_LEVEL_SLOTS, GEN, HEADER_WORDS, H_CAPACITY, H_LEVELS, H_LEVEL_LIVE, H_LIVE, H_LOCK, H_MAGIC,
+  H_MAX_LEVELS, H_S0, KIND_BIT, Kind, LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOT_WORDS, STATE_MASK,
+  S_APP_HI, S_APP_LO, S_COUNT, S_CTL, S_ID_HI, S_ID_LO, S_MASK_HI, S_MASK_LO, TOMB,
 } from './layout.ts';
 
 export { Kind } from './layout.ts';
@@ -39,34 +39,49 @@ const ONLINE_ONE = 0x10000;
  * and turning tombstones back into empty slots take the table's spin lock (held for one
  * probe), which is what rules out two threads inserting the same key twice.
  * No operation ever blocks: the lock is a spin on Atomics.compareExchange.
+ *
+ * Growth: the table starts with one level of slots and adds a level, as large as all the
+ * levels before it, when every level is half full (under the lock; the buffer grows first,
+ * then H_LEVELS says so). A key never moves: lookups probe each level, the newest (largest)
+ * first. So memory follows the live keys instead of IM_SUBSCRIBER_CAPACITY, which bounds it.
  */
 export class SubscriberTable {
   readonly buffer: SharedArrayBuffer;
-  readonly #w: Int32Array;
-  readonly #mask: number;
-  readonly #slots: number;
+  #w: Int32Array;
+  /** Levels this thread's view covers (H_LEVELS when it was last read). */
+  #levels: number;
+  readonly #s0: number;
+  readonly #s0Shift: number;
 
-  static create(capacity: number): SubscriberTable {
+  /** `firstLevel`: slots of level 0 (a power of two; tests use small ones to see many levels). */
+  static create(capacity: number, firstLevel = FIRST_LEVEL_SLOTS): SubscriberTable {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 1 << 26) {
       throw new RangeError('capacity must be an integer between 1 and 67108864');
     }
     let slots = 1;
     while (slots < capacity * SLOTS_PER_KEY) slots *= 2;
-    const buffer = new SharedArrayBuffer((HEADER_WORDS + slots * SLOT_WORDS) * 4);
+    const s0 = Math.min(slots, firstLevel);
+    const maxLevels = 1 + Math.log2(slots / s0);
+    // Address space for every level is reserved; memory is committed level by level.
+    const buffer = new SharedArrayBuffer((HEADER_WORDS + s0 * SLOT_WORDS) * 4, { maxByteLength: (HEADER_WORDS + slots * SLOT_WORDS) * 4 });
     const w = new Int32Array(buffer);
     w[H_CAPACITY] = capacity;
-    w[H_SLOTS] = slots;
-    w[H_MAGIC] = MAGIC;
+    w[H_S0] = s0;
+    w[H_MAX_LEVELS] = maxLevels;
+    w[H_LEVELS] = 1;
+    Atomics.store(w, H_MAGIC, MAGIC);
     return new SubscriberTable(buffer);
   }
 
   /** Maps a table created by another thread. */
   constructor(buffer: SharedArrayBuffer) {
     this.buffer = buffer;
-    this.#w = new Int32Array(buffer);
-    if (this.#w[H_MAGIC] !== MAGIC) throw new TypeError('buffer is not a subscriber table');
-    this.#slots = this.#w[H_SLOTS]!;
-    this.#mask = this.#slots - 1;
+    const head = new Int32Array(buffer, 0, HEADER_WORDS);
+    if (Atomics.load(head, H_MAGIC) !== MAGIC) throw new TypeError('buffer is not a subscriber table');
+    this.#s0 = head[H_S0]!;
+    this.#s0Shift = Math.log2(this.#s0);
+    this.#levels = Atomics.load(head, H_LEVELS);
+    this.#w = this.#viewOf(this.#levels);
   }
 
   get capacity(): number {
@@ -78,13 +93,55 @@ export class SubscriberTable {
     return Atomics.load(this.#w, H_LIVE);
   }
 
+  /** Levels in use (each as large as all before it). */
+  get levels(): number {
+    return Atomics.load(this.#w, H_LEVELS);
+  }
+
+  /** Bytes of shared memory it holds now (the levels in use and the header). */
+  get bytes(): number {
+    return this.buffer.byteLength;
+  }
+
   /** Tombstones right now (a scan: for tests and diagnostics). */
   get tombstones(): number {
+    const slots = this.#slotsIn(this.#refresh());
     let n = 0;
-    for (let i = 0; i < this.#slots; i++) {
+    for (let i = 0; i < slots; i++) {
       if ((Atomics.load(this.#w, HEADER_WORDS + i * SLOT_WORDS + S_CTL) & STATE_MASK) === TOMB) n++;
     }
     return n;
+  }
+
+  /** Slots of all the first `levels` levels. */
+  #slotsIn(levels: number): number {
+    return this.#s0 << (levels - 1);
+  }
+
+  #viewOf(levels: number): Int32Array {
+    return new Int32Array(this.buffer, 0, HEADER_WORDS + this.#slotsIn(levels) * SLOT_WORDS);
+  }
+
+  /** Levels in use, the view extended when another thread added some. */
+  #refresh(): number {
+    // A plain read: a level added a moment ago may be missed by a lookup, as a key inserted
+    // a moment ago may be; an insert looks again under the lock (its compare-exchange orders it).
+    const levels = this.#w[H_LEVELS]!;
+    if (levels !== this.#levels) {
+      this.#w = this.#viewOf(levels);
+      this.#levels = levels;
+    }
+    return levels;
+  }
+
+  /** First slot index of level k. */
+  #base(k: number): number {
+    return k === 0 ? 0 : this.#s0 << (k - 1);
+  }
+
+  /** The level of slot index i. */
+  #levelOf(i: number): number {
+    return 32 - Math.clz32(i >>> this.#s0Shift);
   }
 
   /**
@@ -133,8 +190,9 @@ export class SubscriberTable {
    * added or removed during the scan may or may not be visited, every other key is.
    */
   scan(visit: (kind: Kind, appid: number, id: number, count: number) => void): void {
+    const slots = this.#slotsIn(this.#refresh());
     const w = this.#w;
-    for (let i = 0; i < this.#slots; i++) {
+    for (let i = 0; i < slots; i++) {
       const s = HEADER_WORDS + i * SLOT_WORDS;
       const c1 = Atomics.load(w, s + S_CTL);
       if ((c1 & STATE_MASK) !== LIVE) continue;
@@ -151,12 +209,13 @@ export class SubscriberTable {
   #change(kind: Kind, appid: number, id: number, delta: number, shard: number, bit: number): number {
     if (!(shard >= 0 && shard < MAX_SHARDS)) throw new RangeError(`shard must be in 0..${MAX_SHARDS - 1}`);
     const ah = hiOf(appid), al = loOf(appid), ih = hiOf(id), il = loOf(id);
-    const w = this.#w;
     let s = this.#pin(kind, ah, al, ih, il);
     if (s < 0) {
       if (delta < 0) throw this.#notFound(kind, appid, id);
       s = this.#insert(kind, ah, al, ih, il);
     }
+    // After #pin and #insert: either may have extended the view to a new level.
+    const w = this.#w;
     let prev: number;
     for (;;) {
       prev = Atomics.load(w, s + S_COUNT);
@@ -186,12 +245,13 @@ export class SubscriberTable {
     return new SubscriberTableError(SubscriberTableErrorCode.NOT_FOUND, `${kindName(kind)} ${appid}/${id} has no such connection counted`);
   }
 
-  #home(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+  /** The key's hash; its home in level k is base(k) + (hash & (size(k) - 1)). */
+  #hash(kind: Kind, ah: number, al: number, ih: number, il: number): number {
     let h = Math.imul(il ^ kind, 0x9e3779b1);
     h = Math.imul(h ^ ih ^ (h >>> 15), 0x85ebca6b);
     h = Math.imul(h ^ al ^ (h >>> 13), 0xc2b2ae35);
     h = Math.imul(h ^ ah ^ (h >>> 16), 0x27d4eb2f);
-    return (h ^ (h >>> 15)) & this.#mask;
+    return h ^ (h >>> 15);
   }
 
   #matches(s: number, c: number, kind: Kind, ah: number, al: number, ih: number, il: number): boolean {
@@ -202,9 +262,20 @@ export class SubscriberTable {
 
   /** Slot offset of a live key, without pinning (reads may race with its removal). */
   #find(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    const h = this.#hash(kind, ah, al, ih, il);
+    for (let k = this.#refresh() - 1; k >= 0; k--) {
+      if (k > 0 && Atomics.load(this.#w, H_LEVEL_LIVE + k) === 0) continue;
+      const s = this.#findIn(k, h, kind, ah, al, ih, il);
+      if (s >= 0) return s;
+    }
+    return -1;
+  }
+
+  #findIn(k: number, h: number, kind: Kind, ah: number, al: number, ih: number, il: number): number {
     const w = this.#w;
-    for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; i = (i + 1) & this.#mask, n++) {
-      const s = HEADER_WORDS + i * SLOT_WORDS;
+    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    for (let i = h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+      const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
       let c = Atomics.load(w, s + S_CTL);
       while ((c & STATE_MASK) === BUSY) { Atomics.pause(); c = Atomics.load(w, s + S_CTL); }
       const state = c & STATE_MASK;
@@ -216,9 +287,20 @@ export class SubscriberTable {
 
   /** Finds and pins a live key; -1 when absent. */
   #pin(kind: Kind, ah: number, al: number, ih: number, il: number): number {
+    const h = this.#hash(kind, ah, al, ih, il);
+    for (let k = this.#refresh() - 1; k >= 0; k--) {
+      if (k > 0 && Atomics.load(this.#w, H_LEVEL_LIVE + k) === 0) continue;
+      const s = this.#pinIn(k, h, kind, ah, al, ih, il);
+      if (s >= 0) return s;
+    }
+    return -1;
+  }
+
+  #pinIn(k: number, h: number, kind: Kind, ah: number, al: number, ih: number, il: number): number {
     const w = this.#w;
-    for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; n++) {
-      const s = HEADER_WORDS + i * SLOT_WORDS;
+    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    for (let i = h & mask, n = 0; n <= mask; n++) {
+      const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
       const c = Atomics.load(w, s + S_CTL);
       const state = c & STATE_MASK;
       if (state === BUSY) { Atomics.pause(); n--; continue; }
@@ -228,7 +310,7 @@ export class SubscriberTable {
         n--; // the slot changed under us: look at it again
         continue;
       }
-      i = (i + 1) & this.#mask;
+      i = (i + 1) & mask;
     }
     return -1;
   }
@@ -243,6 +325,7 @@ export class SubscriberTable {
     const tomb = ((c & ~STATE_MASK & ~KIND_BIT) + GEN) | TOMB;
     if (Atomics.compareExchange(w, s + S_CTL, c, tomb | 0) !== c) return;
     Atomics.sub(w, H_LIVE, 1);
+    Atomics.sub(w, H_LEVEL_LIVE + this.#levelOf((s - HEADER_WORDS) / SLOT_WORDS), 1);
     // Only a tombstone followed by an empty slot can be swept: check before taking the lock.
     if ((Atomics.load(w, this.#next(s) + S_CTL) & STATE_MASK) !== EMPTY) return;
     this.#lock();
@@ -258,46 +341,55 @@ export class SubscriberTable {
   #sweep(s: number): void {
     const w = this.#w;
     if ((Atomics.load(w, this.#next(s) + S_CTL) & STATE_MASK) !== EMPTY) return;
-    let i = (s - HEADER_WORDS) / SLOT_WORDS;
-    for (let n = 0; n < this.#slots; n++, i = (i - 1) & this.#mask) {
-      const at = HEADER_WORDS + i * SLOT_WORDS + S_CTL;
+    const k = this.#levelOf((s - HEADER_WORDS) / SLOT_WORDS);
+    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    let i = (s - HEADER_WORDS) / SLOT_WORDS - base;
+    for (let n = 0; n <= mask; n++, i = (i - 1) & mask) {
+      const at = HEADER_WORDS + (base + i) * SLOT_WORDS + S_CTL;
       const c = Atomics.load(w, at);
       if ((c & STATE_MASK) !== TOMB) return;
       if (Atomics.compareExchange(w, at, c, (((c & ~STATE_MASK) + GEN) | EMPTY) | 0) !== c) return;
     }
   }
 
+  /** The slot after s in its level's probe order. */
   #next(s: number): number {
-    return HEADER_WORDS + ((((s - HEADER_WORDS) / SLOT_WORDS + 1) & this.#mask) * SLOT_WORDS);
+    const i = (s - HEADER_WORDS) / SLOT_WORDS;
+    const k = this.#levelOf(i);
+    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    return HEADER_WORDS + (base + ((i - base + 1) & mask)) * SLOT_WORDS;
   }
 
   /** Inserts a key that #pin did not find and returns its slot, pinned. */
   #insert(kind: Kind, ah: number, al: number, ih: number, il: number): number {
-    const w = this.#w;
     this.#lock();
     try {
-      let free = -1;
-      for (let i = this.#home(kind, ah, al, ih, il), n = 0; n < this.#slots; n++) {
-        const s = HEADER_WORDS + i * SLOT_WORDS;
-        const c = Atomics.load(w, s + S_CTL);
-        const state = c & STATE_MASK;
-        if (state === LIVE && this.#matches(s, c, kind, ah, al, ih, il)) {
-          // Another thread inserted it first.
-          if (Atomics.compareExchange(w, s + S_CTL, c, (c + PIN + GEN) | 0) === c) return s;
-          n--;
-          continue;
-        }
-        if (state === TOMB && free < 0) free = s;
-        if (state === EMPTY) {
-          if (free < 0) free = s;
-          break;
-        }
-        i = (i + 1) & this.#mask;
+      // Under the lock no level is added: every level is looked at, then one is chosen.
+      const h = this.#hash(kind, ah, al, ih, il);
+      let levels = this.#refresh();
+      for (let k = levels - 1; k >= 0; k--) {
+        // Another thread inserted it first.
+        const s = this.#pinIn(k, h, kind, ah, al, ih, il);
+        if (s >= 0) return s;
       }
-      if (free < 0 || Atomics.load(w, H_LIVE) >= w[H_CAPACITY]!) {
+      if (Atomics.load(this.#w, H_LIVE) >= this.#w[H_CAPACITY]!) {
         throw new SubscriberTableError(SubscriberTableErrorCode.FULL,
-          `subscriber table is full (${w[H_CAPACITY]} keys); raise IM_SUBSCRIBER_CAPACITY`);
+          `subscriber table is full (${this.#w[H_CAPACITY]} keys); raise IM_SUBSCRIBER_CAPACITY`);
       }
+      // A level takes keys up to a quarter of its slots (short probes); a new level comes next;
+      // when no level can be added, levels fill up to half (the capacity's guarantee).
+      let free = -1;
+      for (let k = levels - 1; k >= 0 && free < 0; k--) free = this.#freeIn(k, h, 4);
+      if (free < 0 && levels < this.#w[H_MAX_LEVELS]!) {
+        levels = this.#addLevel();
+        free = this.#freeIn(levels - 1, h, 4);
+      }
+      for (let k = levels - 1; k >= 0 && free < 0; k--) free = this.#freeIn(k, h, SLOTS_PER_KEY);
+      if (free < 0) {
+        throw new SubscriberTableError(SubscriberTableErrorCode.FULL,
+          `subscriber table is full (${this.#w[H_CAPACITY]} keys); raise IM_SUBSCRIBER_CAPACITY`);
+      }
+      const w = this.#w;
       const c = Atomics.load(w, free + S_CTL);
       const gen = (c & ~(STATE_MASK | KIND_BIT | PINS_MASK)) + GEN;
       Atomics.store(w, free + S_CTL, (gen | BUSY) | 0);
@@ -309,6 +401,7 @@ export class SubscriberTable {
       w[free + S_MASK_LO] = 0;
       w[free + S_MASK_HI] = 0;
       Atomics.add(w, H_LIVE, 1);
+      Atomics.add(w, H_LEVEL_LIVE + this.#levelOf((free - HEADER_WORDS) / SLOT_WORDS), 1);
       // Publishing LIVE (a sequentially consistent store) makes the plain writes above
       // visible to every thread that reads LIVE with Atomics.load.
       Atomics.store(w, free + S_CTL, ((gen + GEN) | LIVE | (kind === Kind.ROOM ? KIND_BIT : 0) | PIN) | 0);
@@ -316,6 +409,31 @@ export class SubscriberTable {
     } finally {
       this.#unlock();
     }
+  }
+
+  /**
+   * A free slot (tombstone or empty) on the key's probe path in level k, if one more key
+   * leaves at least `slotsPerKey` slots a key in it; -1 otherwise. Under the lock.
+   */
+  #freeIn(k: number, h: number, slotsPerKey: number): number {
+    const w = this.#w;
+    const base = this.#base(k), size = k === 0 ? this.#s0 : base, mask = size - 1;
+    if ((Atomics.load(w, H_LEVEL_LIVE + k) + 1) * slotsPerKey > size) return -1;
+    for (let i = h & mask, n = 0; n < size; i = (i + 1) & mask, n++) {
+      const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
+      const state = Atomics.load(w, s + S_CTL) & STATE_MASK;
+      if (state === EMPTY || state === TOMB) return s;
+    }
+    return -1;
+  }
+
+  /** Adds a level as large as all the others (under the lock); returns the levels now in use. */
+  #addLevel(): number {
+    const levels = this.#levels;
+    // The memory first (zeroed: every slot EMPTY), then the count that lets threads probe it.
+    this.buffer.grow((HEADER_WORDS + this.#slotsIn(levels + 1) * SLOT_WORDS) * 4);
+    Atomics.store(this.#w, H_LEVELS, levels + 1);
+    return this.#refresh();
   }
 
   #lock(): void {

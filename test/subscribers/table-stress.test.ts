@@ -9,17 +9,30 @@ const TOTAL_OPS = Number(process.env.STRESS_OPS ?? 1_000_000);
 
 interface Report { ledger: [string, number, number][]; seen: [string, { sub: number; unsub: number; up: number; down: number }][] }
 
-test(`${THREADS} threads, ${TOTAL_OPS} adds/removes on overlapping keys: counts, masks and transitions add up`, async () => {
-  const table = SubscriberTable.create(512);
+async function stress(capacity: number, users: number, rooms: number, ops: number, firstLevel?: number): Promise<SubscriberTable> {
+  const table = SubscriberTable.create(capacity, firstLevel);
   const start = new SharedArrayBuffer(4);
   const workers = Array.from({ length: THREADS }, (_, shard) => new Worker(new URL('../fixtures/table-stress-worker.ts', import.meta.url), {
-    workerData: { buffer: table.buffer, start, shard, ops: TOTAL_OPS / THREADS, seed: 1000 + shard, users: 64, rooms: 24 },
+    workerData: { buffer: table.buffer, start, shard, ops: ops / THREADS, seed: 1000 + shard, users, rooms },
   }));
   try {
     await run(table, start, workers);
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
+  return table;
+}
+
+test(`${THREADS} threads, ${TOTAL_OPS} adds/removes on overlapping keys: counts, masks and transitions add up`, async () => {
+  await stress(512, 64, 24, TOTAL_OPS);
+});
+
+test(`${THREADS} threads on thousands of keys: levels are added while every thread reads and writes, nothing is lost`, async () => {
+  // Level 0 of 1,024 slots: levels of 1,024, 2,048, 4,096, … are added as keys arrive.
+  const table = await stress(100_000, 6000, 2000, TOTAL_OPS / 2, 1024);
+  assert.ok(table.levels >= 4, `the table grew: ${table.levels} levels`);
+  // 16,000 keys at most: 64 Ki slots (2 MiB) at a quarter load, not the 256 Ki (8 MiB) of the capacity.
+  assert.ok(table.bytes <= 2 * 1024 * 1024 + 1024, `by need, not by capacity: ${table.bytes} bytes`);
 });
 
 async function run(table: SubscriberTable, start: SharedArrayBuffer, workers: Worker[]): Promise<void> {

@@ -114,4 +114,30 @@ test('attaching to a buffer that is not a table fails clearly', () => {
   assert.throws(() => new SubscriberTable(new SharedArrayBuffer(1024)), /not a subscriber table/);
 });
 
+test('levels: the table grows by need up to its capacity; a view made before growth sees keys in new levels', () => {
+  const t = SubscriberTable.create(1000, 16);
+  const other = new SubscriberTable(t.buffer); // another thread's mapping, made while small
+  assert.is(t.levels, 1);
+  const first = t.bytes;
+  for (let uid = 0; uid < 1000; uid++) t.addUser(3, uid, uid % 2 === 0, 1, true);
+  assert.ok(t.levels > 4, `${t.levels} levels`);
+  assert.ok(t.bytes > first);
+  const out: number[] = [];
+  for (let uid = 0; uid < 1000; uid++) {
+    assert.is(other.count(Kind.USER, 3, uid), uid % 2 === 0 ? 0x10001 : 1, `uid ${uid}`);
+    assert.equal(out.slice(0, other.shards(Kind.USER, 3, uid, out)), [1]);
+  }
+  assert.throws(() => t.addUser(3, 1000, true, 1, true), (e: unknown) => e instanceof SubscriberTableError && e.code === 'ERR_TABLE_FULL');
+  for (let uid = 0; uid < 1000; uid++) other.removeUser(3, uid, uid % 2 === 0, 1, true);
+  assert.is(t.size, 0);
+  let n = 0;
+  t.scan(() => n++);
+  assert.is(n, 0);
+  // Freed slots in every level are used again: the table does not grow further.
+  const grown = t.bytes;
+  for (let uid = 5000; uid < 6000; uid++) t.addRoomMember(3, uid, 0, true);
+  assert.is(t.bytes, grown);
+  assert.is(t.size, 1000);
+});
+
 test.run();
