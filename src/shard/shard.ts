@@ -42,8 +42,16 @@ function anew(moved: net.Socket): net.Socket {
   return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
 }
 
+/** A module-level listener, not a closure a socket: tens of thousands of them are held. */
+function onAdoptedClose(this: Tagged<net.Socket>): void {
+  const entry = this[kPending]!;
+  entry.shard.released(entry);
+}
+
 interface Pending {
   raw: net.Socket;
+  /** Told when the socket closes, whatever it had become. */
+  shard: Shard;
   /** When it arrived on this shard (performance.now()). */
   at: number;
   /** It became a connection (its own auth timeout runs from there). */
@@ -145,14 +153,12 @@ export class Shard implements ConnectionOwner {
    */
   adopt(moved: net.Socket, kind: TransportKind): void {
     const socket = anew(moved);
-    const entry: Pending = { raw: socket, at: performance.now() };
+    const entry: Pending = { raw: socket, shard: this, at: performance.now() };
     this.#pending.add(entry);
     // The main thread counted this socket for this shard; whatever becomes of it (a
     // connection, a failed TLS handshake, a refused upgrade), its close uncounts it.
-    socket.once('close', () => {
-      Atomics.sub(this.#load, this.index, 1);
-      this.#pending.delete(entry);
-    });
+    (socket as Tagged<net.Socket>)[kPending] = entry;
+    socket.on('close', onAdoptedClose);
     if (this.#closing) return void socket.destroy();
     let stream: Tagged<net.Socket> = socket;
     if (kind === 'tls' || kind === 'wss') {
@@ -171,6 +177,12 @@ export class Shard implements ConnectionOwner {
     // WebSocket (over TLS for wss): the HTTP upgrade runs in this shard's own http.Server.
     else this.#wsHttp.emit('connection', stream);
     socket.resume();
+  }
+
+  /** An adopted socket closed (see adopt). */
+  released(entry: Pending): void {
+    Atomics.sub(this.#load, this.index, 1);
+    this.#pending.delete(entry);
   }
 
   get connectionCount(): number {
