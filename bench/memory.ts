@@ -5,7 +5,7 @@
  * threads (IM_SHARDS=1, 2; the raw servers with the same number of threads). Raw Node is
  * bench/fixtures/idle-bare.ts for idle connections and bench/fixtures/raw-fanout.ts for
  * fan-out; the access server runs with its defaults and IM_STORE=off, as those do not store.
- * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5, MEMORY_SETTLE_MS=8000: the wait
+ * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5, MEMORY_SETTLE_MS=15000: the wait
  * before each reading of connections, the same for every server)
  */
 import { Piscina } from 'piscina';
@@ -18,7 +18,7 @@ const SHARDS = (process.env.MEMORY_SHARDS ?? '1,2').split(',').map(Number);
 const SECONDS = Number(process.env.MEMORY_SECONDS ?? 5);
 const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 const THREADS = 2;
-const SETTLE_MS = Number(process.env.MEMORY_SETTLE_MS ?? 8000);
+const SETTLE_MS = Number(process.env.MEMORY_SETTLE_MS ?? 15000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function im(shards: number, env: Record<string, string> = {}): Promise<Started> {

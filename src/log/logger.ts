@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
-import { pinoPretty } from '../deps/optional.ts';
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 
 export type { Logger };
 
@@ -7,10 +8,11 @@ export type { Logger };
  * JSON lines on stdout (what log shippers want), or colourised human-readable lines when
  * `pretty` (the default when stdout is a terminal). `name` tells which process or thread
  * wrote a line. Pretty printing is synchronous here: no extra transport thread per logger.
+ * pino-pretty is required only when asked for: every thread that imports it pays ~1 MiB of heap.
  */
 export function createLogger(name: string, level: string, prettyLines = process.stdout.isTTY === true): Logger {
   const opts = { name, level, base: { pid: process.pid } };
-  return prettyLines ? pino(opts, pinoPretty()({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l' })) : pino(opts);
+  return prettyLines ? pino(opts, (createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty)({ colorize: true, sync: true, translateTime: 'HH:MM:ss.l' })) : pino(opts);
 }
 
 /**

@@ -139,6 +139,11 @@ export class SubscriberTable {
     return k === 0 ? 0 : this.#s0 << (k - 1);
   }
 
+  /** Slots of level k. */
+  #size(k: number): number {
+    return k === 0 ? this.#s0 : this.#s0 << (k - 1);
+  }
+
   /** The level of slot index i. */
   #levelOf(i: number): number {
     return 32 - Math.clz32(i >>> this.#s0Shift);
@@ -273,7 +278,7 @@ export class SubscriberTable {
 
   #findIn(k: number, h: number, kind: Kind, ah: number, al: number, ih: number, il: number): number {
     const w = this.#w;
-    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    const base = this.#base(k), mask = this.#size(k) - 1;
     for (let i = h & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
       const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
       let c = Atomics.load(w, s + S_CTL);
@@ -298,7 +303,7 @@ export class SubscriberTable {
 
   #pinIn(k: number, h: number, kind: Kind, ah: number, al: number, ih: number, il: number): number {
     const w = this.#w;
-    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    const base = this.#base(k), mask = this.#size(k) - 1;
     for (let i = h & mask, n = 0; n <= mask; n++) {
       const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
       const c = Atomics.load(w, s + S_CTL);
@@ -342,7 +347,7 @@ export class SubscriberTable {
     const w = this.#w;
     if ((Atomics.load(w, this.#next(s) + S_CTL) & STATE_MASK) !== EMPTY) return;
     const k = this.#levelOf((s - HEADER_WORDS) / SLOT_WORDS);
-    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    const base = this.#base(k), mask = this.#size(k) - 1;
     let i = (s - HEADER_WORDS) / SLOT_WORDS - base;
     for (let n = 0; n <= mask; n++, i = (i - 1) & mask) {
       const at = HEADER_WORDS + (base + i) * SLOT_WORDS + S_CTL;
@@ -356,7 +361,7 @@ export class SubscriberTable {
   #next(s: number): number {
     const i = (s - HEADER_WORDS) / SLOT_WORDS;
     const k = this.#levelOf(i);
-    const base = this.#base(k), mask = (k === 0 ? this.#s0 : base) - 1;
+    const base = this.#base(k), mask = this.#size(k) - 1;
     return HEADER_WORDS + (base + ((i - base + 1) & mask)) * SLOT_WORDS;
   }
 
@@ -417,7 +422,7 @@ export class SubscriberTable {
    */
   #freeIn(k: number, h: number, slotsPerKey: number): number {
     const w = this.#w;
-    const base = this.#base(k), size = k === 0 ? this.#s0 : base, mask = size - 1;
+    const base = this.#base(k), size = this.#size(k), mask = size - 1;
     if ((Atomics.load(w, H_LEVEL_LIVE + k) + 1) * slotsPerKey > size) return -1;
     for (let i = h & mask, n = 0; n < size; i = (i + 1) & mask, n++) {
       const s = HEADER_WORDS + (base + i) * SLOT_WORDS;
