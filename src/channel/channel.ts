@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, summarize } from '../threads/latency.ts';
 import {
   Cmd, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
   readI64, readRouteHeader, routeTimestampNs, type Frame, type OutFrame,
@@ -57,7 +57,7 @@ export class Channel implements ChannelVisitor {
   readonly #shardCount: number;
   readonly #shardBuf: number[] = [];
   readonly #log: Logger;
-  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+  readonly #latency = latencyHistogram();
   #published = 0;
   #dispatched = 0;
   #invalid = 0;
@@ -117,13 +117,12 @@ export class Channel implements ChannelVisitor {
   }
 
   stats(): ChannelStats {
-    const h = this.#latency;
     return {
       links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
       published: this.#published,
       dispatched: this.#dispatched,
       invalid: this.#invalid,
-      latencyUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
+      latencyUs: summarize(this.#latency),
       ...threadMemory(),
     };
   }

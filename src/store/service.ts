@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import * as hdr from 'hdr-histogram-js';
+import { latencyHistogram, summarize } from '../threads/latency.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
 import type { SaveItem, StoreEngine } from './types.ts';
@@ -27,7 +27,7 @@ export class StoreService {
   readonly #name: string;
   readonly #log: Logger;
   readonly #retentionMs: number;
-  readonly #latency = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 2 });
+  readonly #latency = latencyHistogram();
   #queue: Promise<void> = Promise.resolve();
   #sweeper: NodeJS.Timeout | undefined;
   #up = true;
@@ -55,10 +55,9 @@ export class StoreService {
   }
 
   stats(): StoreStats {
-    const h = this.#latency;
     return {
       engine: this.#name, up: this.#up, saved: this.#saved, saveBatches: this.#batches, syncs: this.#syncs, errors: this.#errors, swept: this.#swept,
-      saveUs: { count: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), h.maxValue), p99: Math.min(h.getValueAtPercentile(99), h.maxValue), max: h.maxValue },
+      saveUs: summarize(this.#latency),
       ...threadMemory(),
     };
   }
