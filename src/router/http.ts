@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type http from 'node:http';
+import { createServer } from '../http/create-server.ts';
 import { guardServer, intParam, router, sendJson } from '../http/json.ts';
 import { listening } from '../http/listen.ts';
 import type { Logger } from '../log/logger.ts';
@@ -6,7 +7,7 @@ import type { Router } from './router.ts';
 
 /** The router's HTTP face: presence queries, Prometheus metrics and a health check. */
 export async function startRouterHttp(r: Router, host: string, port: number, log: Logger): Promise<http.Server> {
-  const server = http.createServer(router({
+  const server = createServer(router({
     '/online': (_req, url, res) => {
       sendJson(res, 200, { online: r.index.isOnline(intParam(url, 'appid'), intParam(url, 'uid')) });
     },

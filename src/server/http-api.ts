@@ -1,4 +1,5 @@
-import http from 'node:http';
+import type http from 'node:http';
+import { createServer } from '../http/create-server.ts';
 import { guardServer, router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
 
 /** Concurrent HTTP connections to the API (the dashboard streams count too). */
@@ -166,7 +167,7 @@ function guarded(ctx: ApiContext, routes: Record<string, Handler>): Record<strin
 }
 
 export async function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
-  const server = http.createServer(router(guarded(ctx, apiRoutes(ctx)),
+  const server = createServer(router(guarded(ctx, apiRoutes(ctx)),
     (err) => ctx.log.error({ err }, 'http handler failed'),
     (err) => ctx.log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
   guardServer(server, HTTP_MAX_CONNECTIONS);

@@ -1,9 +1,10 @@
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { MessagePort } from 'node:worker_threads';
 import { WebSocketServer } from 'ws';
 import { CLIENT_CMDS, FrameDecoder, type Frame, type ProtocolError, type TransportKind } from '../protocol/index.ts';
+import { createServer } from '../http/create-server.ts';
 import { AppRoute } from '../route/index.ts';
 import type { Ledger, SubscriberTable } from '../subscribers/index.ts';
 import type { Authenticator } from '../auth/auth.ts';
@@ -134,7 +135,7 @@ export class Shard implements ConnectionOwner {
     this.#ctx = {
       routing: this.routing, messaging: this.messaging, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
     };
-    this.#wsHttp = this.#wsServer(http.createServer());
+    this.#wsHttp = this.#wsServer(createServer());
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
       this.#secure = tls.createSecureContext({ cert: d.config.tlsCert, key: d.config.tlsKey });
     }
