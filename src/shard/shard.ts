@@ -43,7 +43,7 @@ function anew(moved: net.Socket): net.Socket {
   return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
 }
 
-/** A module-level listener, not a closure a socket: tens of thousands of them are held. */
+/** A module-level listener, not a closure per socket: tens of thousands of sockets are held. */
 function onAdoptedClose(this: Tagged<net.Socket>): void {
   const entry = this[kPending]!;
   entry.shard.released(entry);
