@@ -39,7 +39,7 @@ function write(target: string, content: string | Buffer): void {
 }
 
 /** `'./x.ts'` and `'../y/z.ts'` (imports, dynamic imports, worker URLs) → `.js`. */
-export function toJs(code: string): string {
+function toJs(code: string): string {
   return code.replace(/(['"])(\.\.?\/[^'"\n]*?)\.ts\1/g, '$1$2.js$1');
 }
 

@@ -29,7 +29,7 @@ function run(cmd: string, args: string[], label: string): Promise<{ code: number
   const t0 = Date.now();
   return new Promise((resolve) => {
     // Own process group: a suite killed for running too long takes the servers it started with it.
-    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(cmd, args, { cwd: root, env: { ...process.env, FORCE_COLOR: '0', TEST_BUILT: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let output = '';
     child.stdout.on('data', (d) => { output += d; });
     child.stderr.on('data', (d) => { output += d; });

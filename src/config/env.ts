@@ -7,9 +7,12 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code = 'ERR_CONFIG';
   readonly variable: string;
-  constructor(variable: string, message: string) {
-    super(`${variable}: ${message}`);
+  /** What is wrong, without the variable's name. */
+  readonly detail: string;
+  constructor(variable: string, detail: string) {
+    super(`${variable}: ${detail}`);
     this.variable = variable;
+    this.detail = detail;
   }
 }
 

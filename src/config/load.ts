@@ -83,7 +83,7 @@ export function loadConfig<T>(program: Program, argv: string[], env: Env, build:
     return { config: build(merged), sources, ignored: settings?.ignored ?? [], file };
   } catch (err) {
     if (err instanceof ConfigError && settings?.from[err.variable] !== undefined && sources[err.variable]?.startsWith(name)) {
-      throw new ConfigError(`${name}: ${settings.from[err.variable]} (${err.variable})`, err.message.slice(err.variable.length + 2));
+      throw new ConfigError(`${name}: ${settings.from[err.variable]} (${err.variable})`, err.detail);
     }
     throw err;
   }

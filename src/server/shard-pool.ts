@@ -22,6 +22,18 @@ const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
 const STORE_ENTRY = new URL('../../workers/store.ts', import.meta.url);
 
+/** `n` message channels: their first ports (kept here) and their second (sent to a thread). */
+function portPairs(n: number): [MessagePort[], MessagePort[]] {
+  const ours: MessagePort[] = [];
+  const theirs: MessagePort[] = [];
+  for (let i = 0; i < n; i++) {
+    const { port1, port2 } = new MessageChannel();
+    ours.push(port1);
+    theirs.push(port2);
+  }
+  return [ours, theirs];
+}
+
 export interface ShardHandle {
   index: number;
   worker: Worker;
@@ -89,14 +101,9 @@ export class ShardPool {
    * saves and syncs then fail by their deadline (no ACK, no reply) and /healthz says so.
    */
   #spawnStore(): MessagePort[] {
-    const n = this.#config.shards;
-    const mine: MessagePort[] = [];
-    const theirs: MessagePort[] = [];
-    for (let i = 0; i <= n; i++) {
-      const { port1, port2 } = new MessageChannel();
-      mine.push(port1);
-      theirs.push(port2);
-    }
+    // One port per shard, and the last one the main thread's own.
+    const [mine, theirs] = portPairs(this.#config.shards + 1);
+    const own = mine.pop()!;
     const { port1, port2 } = new MessageChannel();
     const start: StoreStart = { config: this.#config, ports: theirs, control: port2 };
     const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store', resourceLimits: this.#limits() });
@@ -111,9 +118,9 @@ export class ShardPool {
       }
     });
     worker.on('exit', (code) => { if (!this.#stopping) this.#log.error({ code }, 'store worker exited: messages are not stored or synced'); });
-    this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(mine[n]!, this.#config.storeTimeoutMs) };
+    this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(own, this.#config.storeTimeoutMs) };
     this.store.control.ping().then(() => { started = true; }, () => {});
-    return mine.slice(0, n);
+    return mine;
   }
 
   /** V8 limits of the worker threads (IM_WORKER_YOUNG_MB: 0 leaves V8's own sizing). */
@@ -236,15 +243,9 @@ export class ShardPool {
    * whenever a link comes up, so a replacement simply re-subscribes from the table.
    */
   #spawnChannel(): MessagePort[] {
-    const n = this.#config.shards;
-    const toChannel: MessagePort[] = [];
-    const fromShards: MessagePort[] = [];
-    for (let i = 0; i <= n; i++) {
-      const { port1, port2 } = new MessageChannel();
-      if (i < n) toChannel.push(port1);
-      else this.#mainChannel = new ChannelPort(port1);
-      fromShards.push(port2);
-    }
+    // One port per shard, and the last one the main thread's own.
+    const [toChannel, fromShards] = portPairs(this.#config.shards + 1);
+    this.#mainChannel = new ChannelPort(toChannel.pop()!);
     const { port1, port2 } = new MessageChannel();
     const start: ChannelStart = { config: this.#config, table: this.#table.buffer, shards: fromShards, control: port2 };
     const worker = new Worker(CHANNEL_ENTRY, { workerData: start, transferList: [...fromShards, port2] as never, name: 'channel', resourceLimits: this.#limits() });

@@ -58,3 +58,5 @@ export type Kind = (typeof Kind)[keyof typeof Kind];
 export const MAX_SHARDS = 64;
 /** Slots per allowed key: a load factor of at most one half (in each level) keeps probes short. */
 export const SLOTS_PER_KEY = 2;
+/** A level takes keys up to this many slots a key before a new level is added (shorter probes). */
+export const SLOTS_PER_KEY_BEFORE_GROWTH = 4;

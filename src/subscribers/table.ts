@@ -1,7 +1,7 @@
 import { hiOf, joinI64, loOf } from '../protocol/int64.ts';
 import {
   BUSY, EMPTY, FIRST_LEVEL_SLOTS, GEN, HEADER_WORDS, H_CAPACITY, H_LEVELS, H_LEVEL_LIVE, H_LIVE, H_LOCK, H_MAGIC,
-  H_MAX_LEVELS, H_S0, KIND_BIT, Kind, LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOT_WORDS, STATE_MASK,
+  H_MAX_LEVELS, H_S0, KIND_BIT, Kind, LIVE, MAGIC, MAX_SHARDS, PIN, PINS_MASK, SLOTS_PER_KEY, SLOTS_PER_KEY_BEFORE_GROWTH, SLOT_WORDS, STATE_MASK,
   S_APP_HI, S_APP_LO, S_COUNT, S_CTL, S_ID_HI, S_ID_LO, S_MASK_HI, S_MASK_LO, TOMB,
 } from './layout.ts';
 
@@ -384,10 +384,10 @@ export class SubscriberTable {
       // A level takes keys up to a quarter of its slots (short probes); a new level comes next;
       // when no level can be added, levels fill up to half (the capacity's guarantee).
       let free = -1;
-      for (let k = levels - 1; k >= 0 && free < 0; k--) free = this.#freeIn(k, h, 4);
+      for (let k = levels - 1; k >= 0 && free < 0; k--) free = this.#freeIn(k, h, SLOTS_PER_KEY_BEFORE_GROWTH);
       if (free < 0 && levels < this.#w[H_MAX_LEVELS]!) {
         levels = this.#addLevel();
-        free = this.#freeIn(levels - 1, h, 4);
+        free = this.#freeIn(levels - 1, h, SLOTS_PER_KEY_BEFORE_GROWTH);
       }
       for (let k = levels - 1; k >= 0 && free < 0; k--) free = this.#freeIn(k, h, SLOTS_PER_KEY);
       if (free < 0) {

@@ -20,11 +20,12 @@ let built = false;
 
 /**
  * `src/x.ts` → `build/src/x.js`, what `npm start` and bin/ run, brought up to date once per
- * test process (a build that finds nothing newer writes nothing, so suites can run at once).
+ * test process (a build that finds nothing newer writes nothing, so suites can run at once);
+ * not again under test/run.ts, which builds before any suite starts (TEST_BUILT=1).
  */
 export function builtEntry(entry: string): string {
   if (!entry.startsWith('src/')) return entry;
-  if (!built) {
+  if (!built && process.env.TEST_BUILT !== '1') {
     execFileSync(process.execPath, ['--disable-warning=ExperimentalWarning', 'scripts/build.ts', '--quiet'], { cwd: root, stdio: 'inherit' });
     built = true;
   }
