@@ -60,7 +60,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
     apps: selected,
     shards: reports.map((r) => ({
       shard: r.shard, connections: r.connections, clients: r.clients, users: r.users, rooms: r.rooms,
-      handoffs_in: r.handoffs_in, handoffs_out: r.handoffs_out, heap_used: r.heapUsed, external: r.external, ...r.stats,
+      handoffs_in: r.handoffs_in, handoffs_out: r.handoffs_out, heap_used: r.heapUsed, external: r.external, write_slabs: r.writeSlabs, ...r.stats,
     })),
   };
 }

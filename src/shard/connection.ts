@@ -1,6 +1,7 @@
 import { FrameDecoder, ProtocolError, frameCount, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
+import type { WriteArena } from './write-arena.ts';
 
 /** What a connection reports to the shard that owns it. */
 export interface ConnectionOwner {
@@ -15,6 +16,8 @@ export interface ConnectionOwner {
   onSlow(c: Connection, bytes: number): void;
   /** Frames written, by cmd. */
   readonly framesOutByCmd: Float64Array;
+  /** Where writes to sockets that release them are built. */
+  readonly arena: WriteArena;
 }
 
 export interface QueueLimits {
@@ -58,7 +61,12 @@ export class Connection implements RouteClient, TransportEvents {
   lastRecv: number;
   readonly transport: ServerTransport;
   #seq = 0;
+  /**
+   * Frames waiting, in #queue[0, #queued): the array is kept from turn to turn (its slots
+   * cleared), so that a connection getting a frame costs no allocation once it has had a burst.
+   */
   #queue: OutFrame[] = [];
+  #queued = 0;
   /** Frames in the queue the limit may drop (not part of a reply that must arrive whole), and their bytes. */
   #droppable = 0;
   #droppableBytes = 0;
@@ -122,54 +130,66 @@ export class Connection implements RouteClient, TransportEvents {
       this.#droppable++;
       this.#droppableBytes += cost(f);
     }
-    this.#queue.push(f);
+    this.#queue[this.#queued++] = f;
     if (this.#blocked && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) {
       if (!this.#limits.dropOldest) {
         this.#cut = true;
         this.#owner.onSlow(this, this.#droppableBytes + this.transport.buffered);
-        this.#queue = [];
+        this.#forget();
         return this.destroy();
       }
       while (this.#droppable > 0 && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) this.#dropOldest();
     }
-    if (this.#queue.length === 1 && !this.#blocked) this.#owner.markDirty(this);
+    if (this.#queued === 1 && !this.#blocked) this.#owner.markDirty(this);
   }
 
   /** Writes what is queued as one batch, each frame with this connection's seq and version. */
   flush(): void {
-    if (this.#dead || this.#blocked || this.#queue.length === 0) return;
+    const n = this.#queued;
+    if (this.#dead || this.#blocked || n === 0) return;
     const frames = this.#queue;
-    this.#queue = [];
     this.#droppable = 0;
     this.#droppableBytes = 0;
     const v = this.version;
     const counts = this.#owner.framesOutByCmd;
     let total = 0;
-    for (const f of frames) {
+    for (let i = 0; i < n; i++) {
+      const f = frames[i]!;
       counts[f.cmd]!++;
       total += wireSize(f, v);
     }
-    const b = Buffer.allocUnsafe(total);
+    const arena = this.transport.releasesWrites ? this.#owner.arena : undefined;
+    const b = arena === undefined ? Buffer.allocUnsafe(total) : arena.take(total);
     let p = 0;
-    for (const f of frames) {
+    for (let i = 0; i < n; i++) {
+      const f = frames[i]!;
       p = writeOut(b, p, f, v, this.#seq + 1);
       this.#seq += frameCount(f);
     }
+    this.#queued = 0;
+    // A burst far larger than this one does not keep its slots.
+    if (frames.length > QUEUE_KEEP && n * 4 < frames.length) this.#queue = [];
+    else frames.fill(undefined as never, 0, n);
     if (!this.transport.write(b)) this.#blocked = true;
+    arena?.written(b, this.transport.buffered > 0);
   }
 
   /** The oldest frame the limit may drop (its METADATA and notify go with it). */
   #dropOldest(): void {
-    const i = this.#queue.findIndex((f) => f.keep !== true);
-    const [f] = this.#queue.splice(i, 1);
+    const q = this.#queue;
+    let i = 0;
+    while (q[i]!.keep === true) i++;
+    const f = q[i]!;
+    q.copyWithin(i, i + 1, this.#queued);
+    q[--this.#queued] = undefined as never;
     this.#droppable--;
-    this.#droppableBytes -= cost(f!);
+    this.#droppableBytes -= cost(f);
     this.#owner.onDropped(this, 1);
   }
 
   drained(): void {
     this.#blocked = false;
-    if (this.#queue.length > 0) this.#owner.markDirty(this);
+    if (this.#queued > 0) this.#owner.markDirty(this);
   }
 
   /** Graceful close: queued frames are written first. */
@@ -189,12 +209,20 @@ export class Connection implements RouteClient, TransportEvents {
   closed(): void {
     if (this.#dead) return;
     this.#dead = true;
-    this.#queue = [];
-    this.#droppable = 0;
-    this.#droppableBytes = 0;
+    this.#forget();
     this.#owner.onClose(this);
   }
+
+  #forget(): void {
+    this.#queue = [];
+    this.#queued = 0;
+    this.#droppable = 0;
+    this.#droppableBytes = 0;
+  }
 }
+
+/** Queue slots a connection keeps after a burst, whatever its next turn needs. */
+const QUEUE_KEEP = 64;
 
 /**
  * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a

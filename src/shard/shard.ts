@@ -15,6 +15,7 @@ import type { Logger } from '../log/logger.ts';
 import { GroupCache } from '../groups/cache.ts';
 import type { Group } from '../groups/source.ts';
 import { Connection, type ConnectionOwner, type QueueLimits } from './connection.ts';
+import { WriteArena } from './write-arena.ts';
 import type { PostRequest } from './control.ts';
 import { Delivery } from './delivery.ts';
 import { dispatch, type DispatchContext } from './dispatch.ts';
@@ -94,6 +95,7 @@ export class Shard implements ConnectionOwner {
   readonly stats: ShardStats = emptyShardStats();
   readonly framesInByCmd = new Float64Array(256);
   readonly framesOutByCmd = new Float64Array(256);
+  readonly arena = new WriteArena();
   channel: ChannelSink;
   readonly #log: Logger;
   readonly #ctx: DispatchContext;
@@ -260,7 +262,7 @@ export class Shard implements ConnectionOwner {
       framesInByCmd: nonZero(this.framesInByCmd),
       framesOutByCmd: nonZero(this.framesOutByCmd),
       groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
-      ...memory,
+      ...memory, writeSlabs: this.arena.replaced,
     };
   }
 

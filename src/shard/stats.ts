@@ -67,6 +67,8 @@ export interface ShardReport {
   heapUsed: number;
   /** Bytes outside the V8 heap held by this thread's ArrayBuffers and Buffers. */
   external: number;
+  /** Write slabs made anew because a socket still held the previous one (WriteArena). */
+  writeSlabs: number;
 }
 
 export function nonZero(a: Float64Array): [number, number][] {

@@ -23,6 +23,11 @@ export interface ServerTransport {
   write(frames: Buffer): boolean;
   /** Bytes written but not yet taken by the operating system. */
   readonly buffered: number;
+  /**
+   * A write holds no reference to its bytes once `buffered` reads 0 after it (a stream
+   * socket): the bytes may come from a shared slab (WriteArena).
+   */
+  readonly releasesWrites: boolean;
   /** Graceful close: what was written goes out first. */
   end(): void;
   destroy(): void;
@@ -60,6 +65,9 @@ export class StreamTransport implements ServerTransport {
   readonly kind: TransportKind;
   readonly remote: string;
   readonly #s: net.Socket;
+  get releasesWrites(): boolean {
+    return true;
+  }
 
   constructor(kind: TransportKind, socket: net.Socket, events: TransportEvents) {
     this.kind = kind;
@@ -97,6 +105,10 @@ export class WsTransport implements ServerTransport {
   readonly remote: string;
   readonly #ws: WebSocket;
   readonly #raw: net.Socket;
+  /** ws may queue a message of its own (while it compresses one), not counted in `buffered`. */
+  get releasesWrites(): boolean {
+    return false;
+  }
 
   constructor(kind: TransportKind, ws: WebSocket, raw: net.Socket, events: TransportEvents) {
     this.kind = kind;
