@@ -167,8 +167,8 @@ export class Connection implements RouteClient, TransportEvents {
       this.#seq += frameCount(f);
     }
     this.#queued = 0;
-    // A burst far larger than this one does not keep its slots.
-    if (frames.length > QUEUE_KEEP && n * 4 < frames.length) this.#queue = [];
+    // Slots for a burst far larger than this turn's, or for more than QUEUE_KEEP_MAX, go.
+    if (frames.length > QUEUE_KEEP_MAX || (frames.length > QUEUE_KEEP && n * 4 < frames.length)) this.#queue = [];
     else frames.fill(undefined as never, 0, n);
     if (!this.transport.write(b)) this.#blocked = true;
     arena?.written(b, this.transport.buffered > 0);
@@ -221,8 +221,9 @@ export class Connection implements RouteClient, TransportEvents {
   }
 }
 
-/** Queue slots a connection keeps after a burst, whatever its next turn needs. */
+/** Queue slots a connection keeps after a burst whatever its next turn needs, and at most (2 KiB). */
 const QUEUE_KEEP = 64;
+const QUEUE_KEEP_MAX = 256;
 
 /**
  * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a
