@@ -1,11 +1,12 @@
 /**
  * The access server's memory against raw Node, in one run: RSS and private memory idle, with
- * 1,000 and 10,000 idle authenticated connections (read after a full GC in every thread), and
+ * 1,000 and 10,000 idle authenticated connections (read after a full GC in every thread that
+ * also gives freed pages back, as V8's memory reducer would some seconds later), and
  * peak RSS during room fan-out to 1,000 and to 10,000 receivers, with one and with two
  * threads (IM_SHARDS=1, 2; the raw servers with the same number of threads). Raw Node is
  * bench/fixtures/idle-bare.ts for idle connections and bench/fixtures/raw-fanout.ts for
  * fan-out; the access server runs with its defaults and IM_STORE=off, as those do not store.
- * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5, MEMORY_SETTLE_MS=15000: the wait
+ * Run: npm run bench:memory   (MEMORY_SHARDS="1,2", MEMORY_SECONDS=5, MEMORY_SETTLE_MS=3000: the wait
  * before each reading of connections, the same for every server)
  */
 import { Piscina } from 'piscina';
@@ -18,7 +19,7 @@ const SHARDS = (process.env.MEMORY_SHARDS ?? '1,2').split(',').map(Number);
 const SECONDS = Number(process.env.MEMORY_SECONDS ?? 5);
 const SECRET = 'bench-secret-bench-secret-bench-secret!!';
 const THREADS = 2;
-const SETTLE_MS = Number(process.env.MEMORY_SETTLE_MS ?? 15000);
+const SETTLE_MS = Number(process.env.MEMORY_SETTLE_MS ?? 3000);
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function im(shards: number, env: Record<string, string> = {}): Promise<Started> {
@@ -48,7 +49,7 @@ async function idle(server: Started): Promise<Idle> {
       const c = await startProcess('bench/fixtures/conn-client.ts', { CONN_PORT: String(server.ready.tcp), CONN_N: String(n), CONN_SECRET: SECRET, CONN_FIRST: String(first) }, 300_000);
       clients.push(c);
       if (c.ready.connected !== n) throw new Error(`${c.ready.connected} of ${n} connections authenticated`);
-      // V8 gives back the pages that logging in used a few seconds after a GC, not at once.
+      // What logging in left to finish (timers, the last writes) settles before the reading.
       await gc(server);
       await settle(SETTLE_MS);
       await gc(server);

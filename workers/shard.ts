@@ -10,6 +10,7 @@ import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../s
 import { endpoint } from '../src/threads/endpoint.ts';
 import { ChannelPort, StandaloneChannel } from '../src/threads/channel-port.ts';
 import { createLogger } from '../src/log/logger.ts';
+import { collectGarbage } from '../src/threads/memory.ts';
 import { createAuthenticator } from '../src/auth/create.ts';
 import { StoreClient } from '../src/store/client.ts';
 
@@ -50,7 +51,7 @@ const control: ShardControl = {
     shard.delivery.listen(port);
   },
   gc: () => {
-    if (start.config.testHooks) (globalThis as { gc?: () => void }).gc?.();
+    if (start.config.testHooks) collectGarbage();
   },
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));

@@ -15,6 +15,7 @@ import { listening } from '../http/listen.ts';
 import { postRoutes } from './http-post.ts';
 import { storeRoutes } from './http-store.ts';
 import { serverMetrics } from './metrics.ts';
+import { collectGarbage } from '../threads/memory.ts';
 import { dashboardRoutes, type Identity } from './dashboard.ts';
 
 export interface ApiContext {
@@ -101,7 +102,7 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       '/debug/gc': async (req, _url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         await Promise.all(ctx.pool.shards.map((h) => ctx.pool.ask(h, 'gc', (c) => c.gc())));
-        (globalThis as { gc?: () => void }).gc?.();
+        collectGarbage();
         sendJson(res, 200, { data: {} });
       },
       '/debug/crash_channel': async (req, _url, res) => {
