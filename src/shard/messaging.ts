@@ -69,18 +69,23 @@ export class Messaging {
 
   /** IM from a client: the receiver's queue, then the sender's; ACK after both are saved. */
   peer(c: Connection, f: Frame, receiver: number): void {
-    // The body outlives the read chunk (await): its own copy, in the v2 layout, stamped now.
-    const body = f.version === 0 ? fromV0Body(f.body) : Buffer.from(f.body);
+    const store = this.#store;
+    // With a store the body outlives the read chunk (await): its own copy. Either way in the
+    // v2 layout, stamped now.
+    const body = f.version === 0 ? fromV0Body(f.body) : store === null ? f.body : Buffer.from(f.body);
     setTimestamp(body, Cmd.IM, seconds());
     const self = receiver === c.uid;
-    const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
-    if (!self) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    this.#save(items).then(([toR, toS]) => {
+    const deliver = (toR: Saved | undefined, toS: Saved | undefined) => {
       const out = outFrame(Cmd.IM, f.flag | Flag.PUSH, body, toR && meta(toR, true));
       this.#routing.toUser(c.appid, receiver, out, { exclude: self ? c : null, push: out });
       if (!self) this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.IM, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
       c.send(ackFrame(f.seq, c.version, 0, 0, self ? toR : toS));
-    }, (err: unknown) => this.#failed('IM', err, c));
+    };
+    // A pure relay delivers in the turn the message arrived.
+    if (store === null) return deliver(undefined, undefined);
+    const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
+    if (!self) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
+    store.call({ op: 'save', items }).then(([toR, toS]) => deliver(toR, toS), (err: unknown) => this.#failed('IM', err, c));
   }
 
   /** CUSTOMER_V2 from a client: one side must be the customer-service app. */
