@@ -81,6 +81,7 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
     Object.entries(droppedByReason(s.shards, s.channel)).map(([reason, n]) => [{ reason }, n]));
   mirrored('im_slow_consumers_total', 'Clients disconnected for not reading (over IM_QUEUE_LIMIT_BYTES)', ['shard'], stat('slowDisconnects'));
   mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
+  mirrored('im_write_slabs_total', 'Write slabs made anew because a client socket still held the previous one', ['shard'], perShard((r) => r.writeSlabs));
   mirrored('im_handoffs_total', 'Cross-shard hand-offs, by direction', ['shard', 'direction'], (s) =>
     s.shards.flatMap((r) => [[{ shard: String(r.shard), direction: 'out' }, r.handoffs_out], [{ shard: String(r.shard), direction: 'in' }, r.handoffs_in]]));
   gauge('im_shard_heap_bytes', 'V8 heap in use, by shard thread', ['shard'], perShard((r) => r.heapUsed));

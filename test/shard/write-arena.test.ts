@@ -118,6 +118,9 @@ async function slowReader(transport: 'tcp' | 'tls', uids: [number, number, numbe
     await flooder.ping();
   }
   assert.ok(await slabs() > before, 'the slow socket held a write, so a slab was replaced');
+  const metrics = (await httpJson(im.httpPort, '/metrics')).body as string;
+  const counted = Number(/^im_write_slabs_total\{shard="0"\} (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(counted > before, 'and /metrics counts it');
   await eventually(() => fastGot === sent, 20_000, 'the reading receiver got every message, in order and intact');
 
   slow.resume();
