@@ -85,7 +85,7 @@ export class Messaging {
     if (store === null) return deliver(undefined, undefined);
     const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
     if (!self) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    store.call({ op: 'save', items }).then(([toR, toS]) => deliver(toR, toS), (err: unknown) => this.#failed('IM', err, c));
+    this.#save(items).then(([toR, toS]) => deliver(toR, toS), (err: unknown) => this.#failed('IM', err, c));
   }
 
   /** CUSTOMER_V2 from a client: one side must be the customer-service app. */
