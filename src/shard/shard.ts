@@ -26,7 +26,7 @@ import type { StoreClient } from '../store/client.ts';
 import { CountingTable, Presence } from './presence.ts';
 import { Routing } from './routing.ts';
 import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
-import { StreamTransport, WsTransport, type ServerTransport, type TransportEvents } from './transport.ts';
+import { StreamTransport, WsTransport, sharedReads, type ServerTransport, type TransportEvents } from './transport.ts';
 
 const kPending = Symbol('pending');
 type Tagged<T> = T & { [kPending]?: Pending };
@@ -36,12 +36,14 @@ type Tagged<T> = T & { [kPending]?: Pending };
  * properties cost ~1.5 KiB a connection (a heap snapshot of 5,000 connections). A socket made
  * anew around the same handle, before anything reads or listens, has fast properties.
  */
-function anew(moved: net.Socket): net.Socket {
+function anew(moved: net.Socket, kind: TransportKind): net.Socket {
   const m = moved as net.Socket & { _handle: unknown };
   const handle = m._handle;
   if (handle === null || handle === undefined) return moved;
   m._handle = null;
-  return new net.Socket({ handle, readable: true, writable: true } as net.SocketConstructorOpts);
+  // TLS and WebSocket read the socket through their own layers; raw TCP reads here.
+  const onread = kind === 'tcp' ? sharedReads() : undefined;
+  return new net.Socket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts);
 }
 
 /** A module-level listener, not a closure per socket: tens of thousands of sockets are held. */
@@ -155,7 +157,7 @@ export class Shard implements ConnectionOwner {
    * arriving here: a TLS handshake or an HTTP upgrade that never finishes is closed too.
    */
   adopt(moved: net.Socket, kind: TransportKind): void {
-    const socket = anew(moved);
+    const socket = anew(moved, kind);
     const entry: Pending = { raw: socket, shard: this, at: performance.now() };
     this.#pending.add(entry);
     // The main thread counted this socket for this shard; whatever becomes of it (a

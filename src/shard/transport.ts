@@ -43,6 +43,22 @@ type Tagged<T> = T & { [kEvents]?: TransportEvents };
 function onData(this: Tagged<net.Socket>, chunk: Buffer): void {
   this[kEvents]!.receive(chunk);
 }
+/**
+ * Raw TCP reads land in one buffer per thread (net.Socket's `onread`) and each is copied out
+ * at its own size: no 64 KiB allocation, shrink and ArrayBuffer per read, and none of the
+ * stream's per-chunk work. The copy is what the connection keeps (a frame body may be a view
+ * of it until the end of the turn), so nothing refers to the shared buffer after the call.
+ */
+let readBuffer: Buffer | undefined;
+function onRead(this: Tagged<net.Socket>, n: number, buf: Buffer): void {
+  const chunk = Buffer.allocUnsafe(n);
+  buf.copy(chunk, 0, 0, n);
+  this[kEvents]!.receive(chunk);
+}
+export function sharedReads(): { buffer: Buffer; callback: (n: number, buf: Buffer) => void } {
+  readBuffer ??= Buffer.allocUnsafeSlow(64 * 1024);
+  return { buffer: readBuffer, callback: onRead as (n: number, buf: Buffer) => void };
+}
 function onMessage(this: Tagged<WebSocket>, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
   const e = this[kEvents]!;
   if (!isBinary) return e.fail(new ProtocolError(ProtocolErrorCode.TEXT_MESSAGE, 'WebSocket text message: the protocol is binary'));
