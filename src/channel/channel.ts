@@ -138,7 +138,7 @@ export class Channel implements ChannelVisitor {
   publish(routerCmd: number, receiver: number, frame: Buffer): void {
     const link = routerCmd === Cmd.PUBLISH_GROUP ? this.#groupLink(receiver) : this.#pick(this.#routers, receiver);
     link.sendPublish(frame);
-    this.#published++;
+    if (routerCmd !== Cmd.PUSH) this.#published++;
   }
 
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {

@@ -1,8 +1,8 @@
 import type { MessagePort } from 'node:worker_threads';
-import type { OutFrame } from '../protocol/index.ts';
+import { Cmd, type OutFrame } from '../protocol/index.ts';
 import { Transition } from '../subscribers/index.ts';
 import { PortBatcher } from './batcher.ts';
-import { writePublish, writePush, writeTransition } from './channel-wire.ts';
+import { writePublish, writePush, writePushTo, writeTransition } from './channel-wire.ts';
 
 export type PublishCmd = 132 | 135 | 138; // PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM
 
@@ -57,7 +57,9 @@ export class ChannelPort implements ChannelSink {
   }
 
   push(appid: number, receivers: readonly number[], msg: OutFrame): void {
-    writePush(this.#out.to(0), appid, receivers, msg);
+    // A group's push goes whole to the group's router: the Channel picks it.
+    if (receivers.length === 1 && msg.cmd !== Cmd.GROUP_IM) writePushTo(this.#out.to(0), appid, receivers[0]!, msg);
+    else writePush(this.#out.to(0), appid, receivers, msg);
   }
 
   flush(): void {

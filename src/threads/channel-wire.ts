@@ -2,11 +2,12 @@
  * What shards send the Channel thread, packed per shard per turn (see PortBatcher). Items:
  *   TRANSITION: u8 type | u8 transition | u16 0 | i64 appid | i64 id
  *   PUBLISH:    u8 type | u8 router cmd | u16 0 | i64 receiver | u32 frame length | frame
- *               (the whole router frame, made here: the Channel thread forwards it untouched)
+ *               (the whole router frame, made here: the Channel thread forwards it untouched;
+ *               also a PUSH to one receiver, which goes to that receiver's router)
  *   PUSH:       u8 type | u8 0 | u8 inner cmd | u8 inner flag | i64 appid | u32 count | count × i64
  *               | u32 body length | body
  */
-import { HEADER_SIZE, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
+import { Cmd, HEADER_SIZE, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
 import type { PackedReader, PackedWriter } from './packed.ts';
 
 export const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3 } as const;
@@ -44,6 +45,28 @@ export function writePublish(w: PackedWriter, routerCmd: number, appid: number, 
   b.writeInt16BE(inner, r + Route.LENGTH);
   writeHeader(b, r + Route.FRAME, f.body.length, 0, f.cmd, PROTOCOL_VERSION, f.flag);
   f.body.copy(b, r + Route.FRAME + HEADER_SIZE);
+  w.advance(frame);
+}
+
+/**
+ * A PUSH to one receiver (a peer message to a user not online here: one each) as the whole
+ * router frame, forwarded like a publish: the Channel thread neither re-frames the message
+ * nor groups receivers by router for it.
+ */
+export function writePushTo(w: PackedWriter, appid: number, receiver: number, f: OutFrame): void {
+  const inner = HEADER_SIZE + f.body.length;
+  const frame = HEADER_SIZE + 8 + 2 + 8 + 2 + inner;
+  w.head(ItemType.PUBLISH, Cmd.PUSH, 0, 0).i64(receiver).u32(frame);
+  const b = w.reserve(frame);
+  let p = w.at();
+  writeHeader(b, p, frame - HEADER_SIZE, 0, Cmd.PUSH, 0, 0);
+  p += HEADER_SIZE;
+  writeI64(b, p, appid);
+  b.writeUInt16BE(1, p + 8);
+  writeI64(b, p + 10, receiver);
+  b.writeInt16BE(inner, p + 18);
+  writeHeader(b, p + 20, f.body.length, 0, f.cmd, PROTOCOL_VERSION, f.flag);
+  f.body.copy(b, p + 20 + HEADER_SIZE);
   w.advance(frame);
 }
 

@@ -132,6 +132,11 @@ test('publish frames carry the route message the router expects', async () => {
   assert.is(inner[8], Cmd.IM);
   const push = fake.frames.slice(before).find((f) => f.cmd === Cmd.PUSH)!.body;
   assert.equal(push.receivers, [8], 'uid 8 is online nowhere here: offline push asked of the router');
+  // The whole IM as the receiver would get it: header (cmd, version, FLAG_PUSH), then its body.
+  const pushed = push.message as Buffer;
+  assert.equal([push.appid, pushed.readInt32BE(0), pushed[8], pushed[9], pushed[10]! & 0x10], [5, pushed.length - 12, Cmd.IM, 2, 0x10]);
+  const body = codecs.IM.forVersion(2).decode(pushed, 12, pushed.length) as { sender: number; receiver: number; content: Buffer };
+  assert.equal([body.sender, body.receiver, body.content.toString()], [7, 8, 'to a user on another server']);
   // And a publish coming back from the router reaches the user's connection with FLAG_PUSH kept.
   const got = a.next('im');
   const msg = encodeFrame(codecs.IM, { sender: 8, receiver: 7, timestamp: 1, msgid: 3, content: Buffer.from('from afar') }, 0, 2, 0x10);
