@@ -1,4 +1,4 @@
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,22 +30,38 @@ export async function startMariaDb(): Promise<MariaDb> {
   const dir = mkdtempSync(join(tmpdir(), 'im-mariadb-'));
   const data = join(dir, 'data');
   const socket = join(dir, 'mysqld.sock');
-  const port = await freePort();
   execFileSync(bin('mariadb-install-db', '/usr/bin'), ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { stdio: 'ignore' });
-  const proc = spawn(bin('mariadbd', '/usr/sbin'), ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
-    '--user=root', '--skip-log-bin', '--innodb-buffer-pool-size=32M', `--pid-file=${join(dir, 'pid')}`], { stdio: 'ignore' });
+  // The port is picked just before the server binds it, and picked again if it was taken
+  // meanwhile (another test file's server got it): the server then exits at once.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const proc = spawn(bin('mariadbd', '/usr/sbin'), ['--no-defaults', `--datadir=${data}`, `--socket=${socket}`, `--port=${port}`, '--bind-address=127.0.0.1',
+      '--user=root', '--skip-log-bin', '--innodb-buffer-pool-size=32M', `--pid-file=${join(dir, 'pid')}`], { stdio: 'ignore' });
+    try {
+      const conn = await connect(proc, port);
+      return await ready(conn, proc, port, dir);
+    } catch (e) {
+      proc.kill('SIGKILL');
+      if (attempt === 3 || !String(e).includes('exited')) throw e;
+    }
+  }
+}
+
+async function connect(proc: ChildProcess, port: number): Promise<mysql.Connection> {
   const failed = once(proc, 'exit').then(([code]) => { throw new Error(`mariadbd exited with ${code}`); });
   failed.catch(() => {});
   const end = Date.now() + 30_000;
-  let conn: mysql.Connection | undefined;
-  while (conn === undefined) {
+  for (;;) {
     try {
-      conn = await Promise.race([mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '' }), failed]);
+      return await Promise.race([mysql.createConnection({ host: '127.0.0.1', port, user: 'root', password: '' }), failed]);
     } catch (e) {
       if (Date.now() > end || String(e).includes('exited')) throw e;
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+}
+
+async function ready(conn: mysql.Connection, proc: ChildProcess, port: number, dir: string): Promise<MariaDb> {
   await conn.query('CREATE DATABASE gobelieve');
   await conn.query('USE gobelieve');
   for (const sql of GROUP_SCHEMA_MYSQL) await conn.query(sql);

@@ -40,28 +40,28 @@ export async function startPostgres(): Promise<Postgres> {
     chownSync(dir, pg, gid);
     chmodSync(dir, 0o700);
   }
-  const port = await freePort();
   execFileSync(...run(bin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), { stdio: 'ignore' });
-  const proc: ChildProcess = spawn(...run(bin('postgres'), [
-    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
-  ]), { stdio: 'ignore' });
-  const failed = once(proc, 'exit').then(([code]) => { throw new Error(`postgres exited with ${code}`); });
-  failed.catch(() => {});
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+  // The port is picked just before the server binds it, and picked again if it was taken
+  // meanwhile (another test file's server got it): the server then exits at once.
+  let port = 0;
+  let proc: ChildProcess | undefined;
+  for (let attempt = 1; proc === undefined; attempt++) {
+    port = await freePort();
+    const p = spawn(...run(bin('postgres'), [
+      '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+    ]), { stdio: 'ignore' });
     try {
-      await Promise.race([sql`SELECT 1`, failed]);
-      await sql.end();
-      break;
+      await serving(p, `postgres://postgres@127.0.0.1:${port}/postgres`);
+      proc = p;
     } catch (e) {
-      await sql.end({ timeout: 1 }).catch(() => {});
-      if (Date.now() > end || String(e).includes('exited')) throw e;
-      await new Promise((r) => setTimeout(r, 100));
+      if (attempt === 3 || !String(e).includes('exited')) {
+        p.kill('SIGKILL');
+        throw e;
+      }
     }
   }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   // The server and every backend it forked (existing connections are served by those).
   const signal = (s: NodeJS.Signals) => {
     const sig = `-${s.replace('SIG', '')}`;
@@ -84,4 +84,23 @@ export async function startPostgres(): Promise<Postgres> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Resolves once postgres answers at `url`; rejects at once if it exits (its port was taken). */
+async function serving(proc: ChildProcess, url: string): Promise<void> {
+  const failed = once(proc, 'exit').then(([code]) => { throw new Error(`postgres exited with ${code}`); });
+  failed.catch(() => {});
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const sql = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} });
+    try {
+      await Promise.race([sql`SELECT 1`, failed]);
+      await sql.end();
+      return;
+    } catch (e) {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      if (Date.now() > end || String(e).includes('exited')) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
