@@ -74,18 +74,20 @@ export class Messaging {
     // v2 layout, stamped now.
     const body = f.version === 0 ? fromV0Body(f.body) : store === null ? f.body : Buffer.from(f.body);
     setTimestamp(body, Cmd.IM, seconds());
-    const self = receiver === c.uid;
-    const deliver = (toR: Saved | undefined, toS: Saved | undefined) => {
-      const out = outFrame(Cmd.IM, f.flag | Flag.PUSH, body, toR && meta(toR, true));
-      this.#routing.toUser(c.appid, receiver, out, { exclude: self ? c : null, push: out });
-      if (!self) this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.IM, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
-      c.send(ackFrame(f.seq, c.version, 0, 0, self ? toR : toS));
-    };
     // A pure relay delivers in the turn the message arrived.
-    if (store === null) return deliver(undefined, undefined);
+    if (store === null) return this.#deliverIM(c, f, receiver, body, undefined, undefined);
     const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
-    if (!self) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    this.#save(items).then(([toR, toS]) => deliver(toR, toS), (err: unknown) => this.#failed('IM', err, c));
+    if (receiver !== c.uid) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
+    this.#save(items).then(([toR, toS]) => this.#deliverIM(c, f, receiver, body, toR, toS), (err: unknown) => this.#failed('IM', err, c));
+  }
+
+  /** A peer IM to the receiver's queue and the sender's other devices, then its ACK. */
+  #deliverIM(c: Connection, f: Frame, receiver: number, body: Buffer, toR: Saved | undefined, toS: Saved | undefined): void {
+    const self = receiver === c.uid;
+    const out = outFrame(Cmd.IM, f.flag | Flag.PUSH, body, toR && meta(toR, true));
+    this.#routing.toUser(c.appid, receiver, out, { exclude: self ? c : null, push: out });
+    if (!self) this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.IM, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
+    c.send(ackFrame(f.seq, c.version, 0, 0, self ? toR : toS));
   }
 
   /** CUSTOMER_V2 from a client: one side must be the customer-service app. */

@@ -30,44 +30,50 @@ export function writeTransition(w: PackedWriter, t: number, appid: number, id: n
  * its Channel thread.
  */
 export function writePublish(w: PackedWriter, routerCmd: number, appid: number, receiver: number, msgid: number, deviceId: number, f: OutFrame): void {
-  const inner = HEADER_SIZE + f.body.length;
-  const frame = HEADER_SIZE + Route.FRAME + inner;
-  w.head(ItemType.PUBLISH, routerCmd, 0, 0).i64(receiver).u32(frame);
-  const b = w.reserve(frame);
-  const p = w.at();
-  writeHeader(b, p, frame - HEADER_SIZE, 0, routerCmd, 0, 0);
-  const r = p + HEADER_SIZE;
+  const n = routerFrame(w, routerCmd, receiver, Route.LENGTH, f);
+  const b = w.reserve(n);
+  const r = w.at() + HEADER_SIZE;
   writeI64(b, r + Route.APPID, appid);
   writeI64(b, r + Route.RECEIVER, receiver);
   writeI64(b, r + Route.MSGID, msgid);
   writeI64(b, r + Route.DEVICE_ID, deviceId);
   writeI64(b, r + Route.TIMESTAMP, nowNs());
-  b.writeInt16BE(inner, r + Route.LENGTH);
-  writeHeader(b, r + Route.FRAME, f.body.length, 0, f.cmd, PROTOCOL_VERSION, f.flag);
-  f.body.copy(b, r + Route.FRAME + HEADER_SIZE);
-  w.advance(frame);
+  w.advance(n);
 }
 
 /**
  * A PUSH to one receiver (a peer message to a user not online here: one each) as the whole
  * router frame, forwarded like a publish: the Channel thread neither re-frames the message
- * nor groups receivers by router for it.
+ * nor groups receivers by router for it. Body: i64 appid, u16 count (1), i64 receiver, then
+ * the client frame behind its i16 length.
  */
 export function writePushTo(w: PackedWriter, appid: number, receiver: number, f: OutFrame): void {
+  const n = routerFrame(w, Cmd.PUSH, receiver, 18, f);
+  const b = w.reserve(n);
+  const r = w.at() + HEADER_SIZE;
+  writeI64(b, r, appid);
+  b.writeUInt16BE(1, r + 8);
+  writeI64(b, r + 10, receiver);
+  w.advance(n);
+}
+
+/**
+ * Starts a PUBLISH item holding a whole router frame: the item's head, the frame's header and,
+ * after `fields` bytes of body the caller writes (at at() + HEADER_SIZE, then advance by the
+ * returned length), the client frame `f` behind its i16 length.
+ */
+function routerFrame(w: PackedWriter, routerCmd: number, receiver: number, fields: number, f: OutFrame): number {
   const inner = HEADER_SIZE + f.body.length;
-  const frame = HEADER_SIZE + 8 + 2 + 8 + 2 + inner;
-  w.head(ItemType.PUBLISH, Cmd.PUSH, 0, 0).i64(receiver).u32(frame);
-  const b = w.reserve(frame);
-  let p = w.at();
-  writeHeader(b, p, frame - HEADER_SIZE, 0, Cmd.PUSH, 0, 0);
-  p += HEADER_SIZE;
-  writeI64(b, p, appid);
-  b.writeUInt16BE(1, p + 8);
-  writeI64(b, p + 10, receiver);
-  b.writeInt16BE(inner, p + 18);
-  writeHeader(b, p + 20, f.body.length, 0, f.cmd, PROTOCOL_VERSION, f.flag);
-  f.body.copy(b, p + 20 + HEADER_SIZE);
-  w.advance(frame);
+  const n = HEADER_SIZE + fields + 2 + inner;
+  w.head(ItemType.PUBLISH, routerCmd, 0, 0).i64(receiver).u32(n);
+  const b = w.reserve(n);
+  const p = w.at();
+  writeHeader(b, p, n - HEADER_SIZE, 0, routerCmd, 0, 0);
+  const q = p + HEADER_SIZE + fields;
+  b.writeInt16BE(inner, q);
+  writeHeader(b, q + 2, f.body.length, 0, f.cmd, PROTOCOL_VERSION, f.flag);
+  f.body.copy(b, q + 2 + HEADER_SIZE);
+  return n;
 }
 
 export function writePush(w: PackedWriter, appid: number, receivers: readonly number[], f: OutFrame): void {
