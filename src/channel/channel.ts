@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import {
-  Cmd, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
+  Cmd, MAX_BODY, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
   readI64, readRouteHeader, routeTimestampNs, type Frame, type OutFrame,
 } from '../protocol/index.ts';
 import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
@@ -16,6 +16,7 @@ import { threadMemory } from '../threads/memory.ts';
 
 /** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
+const PUSH = codecs.PUSH.forVersion(0);
 
 export interface ChannelOptions {
   table: SubscriberTable;
@@ -156,7 +157,14 @@ export class Channel implements ChannelVisitor {
         groups.set(l, list);
       }
     }
-    for (const [l, list] of groups) l.sendPublish(encodeFrame(codecs.PUSH, { appid, receivers: list, message: inner }, 0, 0));
+    // As many receivers a frame as keep it within the protocol's 32 KiB (IM_MAX_BODY leaves
+    // room for a few at least).
+    const per = Math.max(1, Math.min(0xffff, Math.floor((MAX_BODY - PUSH.minSize - inner.length) / 8)));
+    for (const [l, list] of groups) {
+      for (let i = 0; i < list.length; i += per) {
+        l.sendPublish(encodeFrame(codecs.PUSH, { appid, receivers: list.slice(i, i + per), message: inner }, 0, 0));
+      }
+    }
   }
 
   #desired(kind: Kind, count: number): number {

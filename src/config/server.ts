@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { ConfigError, addrListVar, bytesVar, enumVar, intVar, portVar, strVar, urlVar, type Env, type HostPort } from './env.ts';
 import { LOG_LEVELS } from './router.ts';
-import { MAX_BODY } from '../protocol/index.ts';
+import { MAX_BODY, ROUTED_MAX_BODY } from '../protocol/index.ts';
 import { MAX_SHARDS } from '../subscribers/layout.ts';
 
 /** Everything an access server needs, validated; handed to each thread in its start-up message. */
@@ -34,6 +34,7 @@ export interface ServerConfig {
   queueLimitBytes: number;
   /** Over IM_QUEUE_LIMIT_BYTES: disconnect the slow client (logged), or drop its oldest frames. */
   queuePolicy: 'disconnect' | 'drop-oldest';
+  /** Largest client frame body: at most ROUTED_MAX_BODY when linked to routers. */
   maxBody: number;
   clientTimeoutS: number;
   authTimeoutS: number;
@@ -118,6 +119,12 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     throw new ConfigError('IM_SYNC_HARD_LIMIT', `must be 0 (off) or at least twice IM_SYNC_LIMIT (${2 * syncLimit}), got ${syncHardLimit}`);
   }
   const groupRouteAddrs = addrListVar(env, 'IM_GROUP_ROUTE_ADDRS');
+  const linked = routeAddrs.length + groupRouteAddrs.length > 0;
+  const bodyCap = linked ? ROUTED_MAX_BODY : MAX_BODY;
+  const maxBody = intVar(env, 'IM_MAX_BODY', bodyCap, 64, MAX_BODY);
+  if (maxBody > bodyCap) {
+    throw new ConfigError('IM_MAX_BODY', `must be at most ${bodyCap} on a server linked to routers (a larger message does not fit a route message), got ${maxBody}`);
+  }
   return {
     shards: intVar(env, 'IM_SHARDS', Math.max(1, availableParallelism() - 1), 1, MAX_SHARDS),
     host: strVar(env, 'IM_HOST', '0.0.0.0'),
@@ -137,7 +144,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     queueLimit: intVar(env, 'IM_QUEUE_LIMIT', 300, 1),
     queueLimitBytes: bytesVar(env, 'IM_QUEUE_LIMIT_BYTES', 8 * 1024 * 1024, 64 * 1024),
     queuePolicy: enumVar(env, 'IM_QUEUE_POLICY', ['disconnect', 'drop-oldest'] as const, 'disconnect'),
-    maxBody: intVar(env, 'IM_MAX_BODY', MAX_BODY, 64, MAX_BODY),
+    maxBody,
     clientTimeoutS: intVar(env, 'IM_CLIENT_TIMEOUT_S', 360, 1),
     authTimeoutS: intVar(env, 'IM_AUTH_TIMEOUT_S', 30, 1),
     channelBatchBytes: intVar(env, 'IM_CHANNEL_BATCH_BYTES', 256 * 1024, 1024),

@@ -1,3 +1,4 @@
+import { HEADER_SIZE, MAX_BODY } from './constants.ts';
 import { ProtocolError, ProtocolErrorCode } from './errors.ts';
 import { TWO_32, readI64 } from './int64.ts';
 
@@ -8,6 +9,14 @@ import { TWO_32, readI64 } from './int64.ts';
  * or handed on as bytes.
  */
 export const Route = { APPID: 0, RECEIVER: 8, MSGID: 16, DEVICE_ID: 24, TIMESTAMP: 32, LENGTH: 40, FRAME: 42 } as const;
+
+/**
+ * The largest message body that still crosses servers: a route message holds the whole
+ * framed message behind 42 bytes of its own, and a router frame is bound by the same 32 KiB
+ * as any other (a GoBelieve router closes the link on a larger one). An access server linked
+ * to routers accepts no larger body from its clients or its HTTP API.
+ */
+export const ROUTED_MAX_BODY = MAX_BODY - Route.FRAME - HEADER_SIZE;
 
 export interface RouteHeader {
   appid: number;

@@ -26,6 +26,8 @@ export interface ApiContext {
   log: Logger;
   token: string | undefined;
   syncLimit: number;
+  /** IM_MAX_BODY: posted messages are held to it as clients' are. */
+  maxBody: number;
   identity: Identity;
 }
 
@@ -91,8 +93,8 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       res.writeHead(200, { 'content-type': metrics.contentType });
       res.end(text);
     },
-    ...groupRoutes(ctx.groups, ctx.pool),
-    ...postRoutes(ctx.pool),
+    ...groupRoutes(ctx.groups, ctx.pool, ctx.maxBody),
+    ...postRoutes(ctx.pool, ctx.maxBody),
     ...storeRoutes(ctx.pool.store?.client, ctx.syncLimit),
     '/summary': async (_req, url, res) => {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;

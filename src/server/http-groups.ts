@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { HttpError, intArrayField, intField, intParam, readBody, readJson, sendJson, stringField, type Handler } from '../http/json.ts';
 import type { GroupService } from '../groups/service.ts';
 import { GroupSend } from '../shard/groups.ts';
+import { contentLimit } from './http-post.ts';
 import type { ShardPool } from './shard-pool.ts';
 
 /** Most member ids one admin request may carry. */
@@ -10,7 +11,7 @@ export const MAX_MEMBERS_PER_REQUEST = 10_000;
 const ok = (res: http.ServerResponse, data: unknown = {}) => sendJson(res, 200, { data });
 
 /** Group administration (create, disband, members, mute, upgrade) and POST /post_group_message. */
-export function groupRoutes(groups: GroupService, pool: ShardPool): Record<string, Handler> {
+export function groupRoutes(groups: GroupService, pool: ShardPool, maxBody: number): Record<string, Handler> {
   const post = (h: (body: Record<string, unknown>, res: http.ServerResponse) => Promise<void>): Handler => async (req, _url, res) => {
     if (req.method !== 'POST') throw new HttpError(405, 'use POST');
     await h(await readJson(req), res);
@@ -43,7 +44,7 @@ export function groupRoutes(groups: GroupService, pool: ShardPool): Record<strin
       const appid = intParam(url, 'appid');
       const sender = intParam(url, 'sender');
       const gid = intParam(url, 'receiver');
-      const content = await readBody(req, 32 * 1024);
+      const content = await readBody(req, contentLimit(maxBody, 'group'));
       const r = await pool.post({ type: 'group', appid, sender, gid, content: new Uint8Array(content) });
       if (r === GroupSend.NO_GROUP) throw new HttpError(404, 'group does not exist');
       if (r === GroupSend.NOT_MEMBER) throw new HttpError(400, 'sender is not a member of the group');

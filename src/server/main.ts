@@ -61,7 +61,7 @@ let ports: Awaited<ReturnType<Acceptors['listen']>>;
 let api: Awaited<ReturnType<typeof startApi>>;
 try {
   ports = await acceptors.listen(config);
-  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, identity }, config.httpHost, config.httpPort);
+  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity }, config.httpHost, config.httpPort);
 } catch (err) {
   if (!(err instanceof ListenError)) throw err;
   process.stderr.write(`im: ${err.message}\n`);

@@ -7,6 +7,8 @@ import type { WriteArena } from './write-arena.ts';
 export interface ConnectionOwner {
   onFrame(c: Connection, f: Frame): void;
   onInvalid(c: Connection, err: ProtocolError): void;
+  /** A handler of `cmd` failed (a bug): the connection is closed, the shard goes on. */
+  onInternalError(c: Connection, err: unknown, cmd: number): void;
   onClose(c: Connection): void;
   /** The connection has frames to write: flush it at the end of this turn. */
   markDirty(c: Connection): void;
@@ -108,6 +110,20 @@ export class Connection implements RouteClient, TransportEvents {
       if (!this.#dead) this.#owner.onFrame(this, f);
     });
     if (err !== undefined) this.fail(err);
+  }
+
+  /**
+   * A handler's continuation after an await (store, group load): a bug in it costs this
+   * connection, as one in the handler itself does, not the shard.
+   */
+  later<T>(cmd: number, fn: (v: T) => void): (v: T) => void {
+    return (v) => {
+      try {
+        fn(v);
+      } catch (err) {
+        this.#owner.onInternalError(this, err, cmd);
+      }
+    };
   }
 
   /** The client broke the protocol: report once and close. */

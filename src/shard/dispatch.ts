@@ -1,4 +1,4 @@
-import { Cmd, ProtocolError, codecs, outFrame, type Frame } from '../protocol/index.ts';
+import { Cmd, ProtocolError, ProtocolErrorCode, codecs, hasTimestampGap, outFrame, type Frame } from '../protocol/index.ts';
 import type { Connection } from './connection.ts';
 import type { ShardGroups } from './groups.ts';
 import { login, type LoginContext } from './login.ts';
@@ -20,6 +20,8 @@ export interface DispatchContext extends LoginContext {
   readonly routing: Routing;
   readonly messaging: Messaging;
   readonly groups: ShardGroups;
+  /** IM_MAX_BODY: the largest body a message may have in the current layout. */
+  readonly maxBody: number;
 }
 
 /**
@@ -33,6 +35,10 @@ export function dispatch(x: DispatchContext, c: Connection, f: Frame): void {
     return;
   }
   if (!c.authed) return;
+  // A version-0 IM gains its timestamp in the layout it is routed and stored in.
+  if (f.version === 0 && hasTimestampGap(f.cmd) && f.body.length + 4 > x.maxBody) {
+    return c.fail(new ProtocolError(ProtocolErrorCode.BODY_LENGTH, `version-0 body of ${f.body.length} bytes is over ${x.maxBody} with its timestamp`, f.cmd));
+  }
   switch (f.cmd) {
     case Cmd.IM: return peerMessage(x, c, f);
     case Cmd.GROUP_IM: return x.groups.message(c, f);

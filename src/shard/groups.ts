@@ -36,7 +36,7 @@ export class ShardGroups {
     // The body outlives the read chunk: its own copy, in the v2 layout, stamped now.
     const body = f.version === 0 ? fromV0Body(f.body) : Buffer.from(f.body);
     setTimestamp(body, Cmd.GROUP_IM, Math.floor(Date.now() / 1000));
-    this.#withGroup(c.appid, m.receiver, (g) => {
+    this.#withGroup(c.appid, m.receiver, c.later(Cmd.GROUP_IM, (g: Group | null) => {
       if (c.dead) return;
       const r = check(g, m.sender);
       // A muted member's message is dropped, as the reference does, but still acknowledged.
@@ -44,12 +44,12 @@ export class ShardGroups {
       if (r !== GroupSend.OK) return c.send(ackFrame(f.seq, c.version, r, 0, undefined));
       this.#stats.messagesIn++;
       this.#messaging.group(g!, m.sender, c.deviceNo, body, f.flag, c).then(
-        (own) => c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own)),
+        c.later(Cmd.GROUP_IM, (own) => c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own))),
         (err: unknown) => {
           this.#stats.storeFailures++;
           this.#log.warn({ err: (err as Error).message, conn: c.id }, 'GROUP_IM: the store failed; not delivered, not acknowledged');
         });
-    });
+    }));
   }
 
   /** POST /post_group_message: a group message from `sender`, without a connection. */
@@ -76,7 +76,10 @@ export class ShardGroups {
   #withGroup(appid: number, gid: number, then: (g: Group | null) => void): void {
     const g = this.cache.get(appid, gid);
     if (g === null || !(g instanceof Promise)) return then(g);
-    g.then(then, (err: unknown) => this.#log.error({ err, appid, gid }, 'group load failed'));
+    g.then(then, (err: unknown) => this.#log.error({ err, appid, gid }, 'group load failed')).catch((err: unknown) => {
+      this.#stats.internalErrors++;
+      this.#log.error({ err, appid, gid }, 'group message failed after its group loaded');
+    });
   }
 }
 

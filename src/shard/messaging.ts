@@ -78,7 +78,7 @@ export class Messaging {
     if (store === null) return this.#deliverIM(c, f, receiver, body, undefined, undefined);
     const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
     if (receiver !== c.uid) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    this.#save(items).then(([toR, toS]) => this.#deliverIM(c, f, receiver, body, toR, toS), (err: unknown) => this.#failed('IM', err, c));
+    this.#save(items).then(c.later(Cmd.IM, ([toR, toS]) => this.#deliverIM(c, f, receiver, body, toR, toS)), (err: unknown) => this.#failed('IM', err, c));
   }
 
   /** A peer IM to the receiver's queue and the sender's other devices, then its ACK. */
@@ -106,12 +106,12 @@ export class Messaging {
     this.#save([
       { ...user(m.receiver_appid, m.receiver), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
       { ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
-    ]).then(([toR, toS]) => {
+    ]).then(c.later(Cmd.CUSTOMER_V2, ([toR, toS]) => {
       const out = outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH, body, toR && meta(toR, true));
       this.#routing.toUser(m.receiver_appid, m.receiver, out, { push: out });
       this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
       c.send(ackFrame(f.seq, c.version, 0, 0, toS));
-    }, (err: unknown) => this.#failed('CUSTOMER_V2', err, c));
+    }), (err: unknown) => this.#failed('CUSTOMER_V2', err, c));
   }
 
   /**
@@ -154,14 +154,14 @@ export class Messaging {
       // A backlog past the hard limit: only its newest part is offered.
       if (hard > 0 && page.newest - from > hard) page = await store.call({ op: 'page', q, after: page.newest - hard, limit: this.#o.syncLimit });
       return { from, page };
-    })().then(({ from, page }) => {
+    })().then(c.later(Cmd.SYNC, ({ from, page }) => {
       const k = (b: number) => encodeBody(codecs.SYNC_BEGIN, { sync_key: b }, 2);
       c.send(keep(Cmd.SYNC_BEGIN, k(m.sync_key)));
       for (const msg of page.messages) c.send(this.#synced(c, msg));
       const last = page.messages.at(-1)?.key ?? (page.newest > 0 && page.newest < from ? page.newest : from);
       c.send(keep(Cmd.SYNC_END, k(last)));
       if (page.more) c.send(keep(Cmd.SYNC_NOTIFY, k(last + 1)));
-    }, (err: unknown) => this.#failed('SYNC', err, c));
+    }), (err: unknown) => this.#failed('SYNC', err, c));
   }
 
   /** SYNC_GROUP(gid, k): the newest messages of a super group after k (STORE.md §3.5). */
@@ -178,14 +178,14 @@ export class Messaging {
       const from = m.sync_key > 0 ? m.sync_key : await store.call({ op: 'acked', appid: c.appid, uid: c.uid, gid: g.id });
       const q = { appid: c.appid, kind: QueueKind.GROUP, owner: g.id };
       return { from, page: await store.call({ op: 'newestPage', q, after: from, limit: this.#o.groupSyncLimit }) };
-    })().then((r) => {
+    })().then(c.later(Cmd.SYNC_GROUP, (r) => {
       if (r === null) return;
       const k = (b: number) => encodeBody(codecs.SYNC_GROUP_BEGIN, { group_id: m.group_id, sync_key: b }, 2);
       c.send(keep(Cmd.SYNC_GROUP_BEGIN, k(m.sync_key)));
       for (const msg of r.page.messages) c.send(this.#synced(c, msg));
       const last = r.page.messages.at(-1)?.key ?? (r.page.newest > 0 && r.page.newest < r.from ? r.page.newest : r.from);
       c.send(keep(Cmd.SYNC_GROUP_END, k(last)));
-    }, (err: unknown) => this.#failed('SYNC_GROUP', err, c));
+    }), (err: unknown) => this.#failed('SYNC_GROUP', err, c));
   }
 
   /** SYNC_KEY / GROUP_SYNC_KEY: the key a device acknowledged (kept if greater), for key-0 syncs. */

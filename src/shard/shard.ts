@@ -138,6 +138,7 @@ export class Shard implements ConnectionOwner {
     this.delivery.onGroup = (appid, gid, f) => this.groups.fromElsewhere(appid, gid, f);
     this.#ctx = {
       routing: this.routing, messaging: this.messaging, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
+      maxBody: d.config.maxBody,
     };
     this.#wsHttp = this.#wsServer(createServer());
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
@@ -207,11 +208,15 @@ export class Shard implements ConnectionOwner {
     try {
       dispatch(this.#ctx, c, f);
     } catch (err) {
-      // A bug must cost one connection, not the shard and all of its connections.
-      this.stats.internalErrors++;
-      this.#log.error({ err, conn: c.id, uid: c.uid, cmd: f.cmd }, 'frame handler failed; closing the connection');
-      c.destroy();
+      this.onInternalError(c, err, f.cmd);
     }
+  }
+
+  onInternalError(c: Connection, err: unknown, cmd: number): void {
+    // A bug must cost one connection, not the shard and all of its connections.
+    this.stats.internalErrors++;
+    this.#log.error({ err, conn: c.id, uid: c.uid, cmd }, 'frame handler failed; closing the connection');
+    c.destroy();
   }
 
   onInvalid(c: Connection, err: ProtocolError): void {

@@ -7,7 +7,7 @@
  *   PUSH:       u8 type | u8 0 | u8 inner cmd | u8 inner flag | i64 appid | u32 count | count × i64
  *               | u32 body length | body
  */
-import { Cmd, HEADER_SIZE, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
+import { Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
 import type { PackedReader, PackedWriter } from './packed.ts';
 
 export const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3 } as const;
@@ -65,6 +65,8 @@ export function writePushTo(w: PackedWriter, appid: number, receiver: number, f:
 function routerFrame(w: PackedWriter, routerCmd: number, receiver: number, fields: number, f: OutFrame): number {
   const inner = HEADER_SIZE + f.body.length;
   const n = HEADER_SIZE + fields + 2 + inner;
+  // Checked before the item is begun: a half-written item would garble the whole batch.
+  if (n - HEADER_SIZE > MAX_BODY) throw new RangeError(`a ${f.body.length}-byte body does not fit a route message (IM_MAX_BODY)`);
   w.head(ItemType.PUBLISH, routerCmd, 0, 0).i64(receiver).u32(n);
   const b = w.reserve(n);
   const p = w.at();
