@@ -13,10 +13,12 @@ import { PackedReader } from '../threads/packed.ts';
 import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { RouterLink, type RouterLinkLimits } from './router-link.ts';
 import { threadMemory } from '../threads/memory.ts';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 
 /** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
 const PUSH = codecs.PUSH.forVersion(0);
+const backlog = new RateLimitedLog(10_000);
 
 export interface ChannelOptions {
   table: SubscriberTable;
@@ -28,7 +30,7 @@ export interface ChannelOptions {
 }
 
 export interface ChannelStats {
-  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; queued: number; queuedBytes: number; connects: number }[];
+  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; overLimit: number; queued: number; queuedBytes: number; connects: number }[];
   published: number;
   dispatched: number;
   invalid: number;
@@ -78,6 +80,9 @@ export class Channel implements ChannelVisitor {
         this.#invalid++;
         this.#log.error({ router: l.label, code: err.code, err: err.message }, 'invalid frame from router; reconnecting');
       },
+      backlog: (l: RouterLink) => backlog.warn(this.#log, 'router link backlog over IM_CHANNEL_QUEUE_LIMIT_BYTES: publishes dropped', {
+        router: l.label, queuedBytes: l.queuedBytes, dropped: l.overLimit,
+      }),
     };
     const link = (a: HostPort) => {
       const key = `${a.host}:${a.port}`;
@@ -119,7 +124,7 @@ export class Channel implements ChannelVisitor {
 
   stats(): ChannelStats {
     return {
-      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
+      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, overLimit: l.overLimit, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
       published: this.#published,
       dispatched: this.#dispatched,
       invalid: this.#invalid,

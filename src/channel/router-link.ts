@@ -1,6 +1,7 @@
 import net from 'node:net';
 import { FrameDecoder, ROUTER_CMDS, type Frame, type ProtocolError } from '../protocol/index.ts';
 import type { HostPort } from '../config/env.ts';
+import { STALL_MS, WriteProgress } from '../net/write-progress.ts';
 
 export type LinkState = 'connecting' | 'up' | 'down' | 'stopped';
 
@@ -10,6 +11,8 @@ export interface RouterLinkHandlers {
   down(link: RouterLink, why: string): void;
   frame(link: RouterLink, f: Frame): void;
   invalid(link: RouterLink, err: ProtocolError): void;
+  /** A publish was dropped: the router is reading, but more than `limitBytes` already waits. */
+  backlog(link: RouterLink): void;
 }
 
 export interface RouterLinkLimits {
@@ -18,8 +21,9 @@ export interface RouterLinkLimits {
   /** Publishes held while the router is away (frames; the oldest beyond are dropped). */
   holdFrames: number;
   /**
-   * Bytes held while the router is away, and bytes the socket may hold unsent while it is
-   * up: a router that is connected but does not read is taken for down past this.
+   * Bytes held while the router is away, and bytes of publishes that may wait unsent while
+   * it is up: past this, new publishes are dropped, and a router that has taken nothing for
+   * STALL_MS is taken for down.
    */
   limitBytes: number;
   /** A LINK_AUTH frame to send first on every connection (IM_ROUTE_SECRET), if any. */
@@ -38,9 +42,13 @@ const KEEPALIVE_MS = 10_000;
  * end of it, coalesced into writes of at most `batchBytes`, each frame numbered with this
  * link's own seq. While the router is away, publishes wait (bounded in frames and bytes,
  * oldest dropped and counted) and subscription frames are dropped: the re-subscribe on
- * connect rebuilds them from the subscriber table. A router that is connected but stops
- * reading (a stopped process, a stalled host) fills the socket: past `limitBytes` unsent
- * the link is closed as down and reconnected, so the access server never holds more.
+ * connect rebuilds them from the subscriber table. While it is up, at most `limitBytes` of
+ * publishes wait unsent: beyond that a burst's excess is dropped and counted (a normal
+ * group's message is one publish per member), the link and its subscriptions untouched.
+ * A router that takes nothing for STALL_MS (2 s) with that much waiting has stopped reading (a
+ * stopped process, a stalled host): the link is closed as down and reconnected, so the
+ * access server never holds more. Subscription frames are never dropped while up: a
+ * router that missed one would stay wrong until the next reconnect.
  * Reconnects back off from 100 ms, doubling to 60 s, with jitter (servers that lost the
  * same router do not come back in lockstep), and start again from 100 ms once a link has
  * stayed up for 5 s.
@@ -52,6 +60,8 @@ export class RouterLink {
   framesOut = 0;
   framesIn = 0;
   dropped = 0;
+  /** Publishes dropped while up: more than `limitBytes` was waiting. */
+  overLimit = 0;
   connects = 0;
   readonly #handlers: RouterLinkHandlers;
   readonly #limits: RouterLinkLimits;
@@ -65,6 +75,8 @@ export class RouterLink {
   #held: Buffer[] = [];
   #heldBytes = 0;
   #scheduled = false;
+  /** The current socket's: does it take what is written? */
+  #progress: WriteProgress | undefined;
   /** Why this side closed the current socket, if it did. */
   #cutFor: string | undefined;
 
@@ -96,12 +108,12 @@ export class RouterLink {
   /** SUBSCRIBE, UNSUBSCRIBE and their room forms: pointless while down (see the class note). */
   sendSubscription(frame: Buffer): boolean {
     if (!this.up) return false;
-    this.#queue(frame);
+    this.#queue(frame, false);
     return true;
   }
 
   sendPublish(frame: Buffer): void {
-    if (this.up) return this.#queue(frame);
+    if (this.up) return this.#queue(frame, true);
     const { holdFrames, limitBytes } = this.#limits;
     if (holdFrames === 0 || frame.length > limitBytes) {
       this.dropped++;
@@ -139,17 +151,18 @@ export class RouterLink {
     const decoder = new FrameDecoder({ accept: ROUTER_CMDS });
     let failure = 'closed';
     this.#cutFor = undefined;
+    this.#progress = new WriteProgress(s, () => this.#stalled(s));
     s.on('connect', () => {
       this.state = 'up';
       this.connects++;
       this.#upSince = performance.now();
       this.#seq = 0;
-      if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello);
+      if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
       this.#handlers.up(this);
       const held = this.#held;
       this.#held = [];
       this.#heldBytes = 0;
-      for (const f of held) this.#queue(f);
+      for (const f of held) this.#queue(f, true);
     });
     s.on('data', (chunk: Buffer) => {
       const err = decoder.push(chunk, (f) => {
@@ -177,9 +190,15 @@ export class RouterLink {
     });
   }
 
-  #queue(frame: Buffer): void {
-    const s = this.#socket;
-    if (s !== undefined && s.writableLength + this.#outBytes + frame.length > this.#limits.limitBytes) return this.#stalled(s);
+  #queue(frame: Buffer, publish: boolean): void {
+    const s = this.#socket!;
+    if (s.writableLength + this.#outBytes + frame.length > this.#limits.limitBytes) {
+      if (this.#progress!.stalled()) return this.#stalled(s);
+      if (publish) {
+        this.overLimit++;
+        return this.#handlers.backlog(this);
+      }
+    }
     this.#out.push(frame);
     this.#outBytes += frame.length;
     if (!this.#scheduled) {
@@ -193,9 +212,9 @@ export class RouterLink {
    * re-subscribes from the table, and publishes wait (bounded) meanwhile.
    */
   #stalled(s: net.Socket): void {
-    if (this.state !== 'up') return;
+    if (this.state !== 'up' || this.#socket !== s) return;
     this.dropped += this.#out.length + 1;
-    this.#cutFor = `router not reading: ${s.writableLength + this.#outBytes} bytes unsent (IM_CHANNEL_QUEUE_LIMIT_BYTES)`;
+    this.#cutFor = `router not reading: ${s.writableLength + this.#outBytes} bytes unsent (IM_CHANNEL_QUEUE_LIMIT_BYTES), none taken for ${STALL_MS} ms`;
     this.#out = [];
     this.#outBytes = 0;
     this.state = 'down';
@@ -222,7 +241,8 @@ export class RouterLink {
         b.writeInt32BE(++this.#seq | 0, p + 4);
         p += f.length;
       }
-      s.write(b);
+      this.#progress!.writing();
+      s.write(b, this.#progress!.taken);
       this.framesOut += j - i;
       i = j;
     }

@@ -1,5 +1,8 @@
 import type net from 'node:net';
 import { FrameDecoder, HEADER_SIZE, ROUTER_CMDS, writeHeader, type Frame, type ProtocolError } from '../protocol/index.ts';
+import { WriteProgress } from '../net/write-progress.ts';
+
+const SHUTDOWN_GRACE_MS = 2000;
 
 export type LinkCloseReason = 'peer' | 'invalid_frame' | 'write_limit' | 'shutdown' | 'error' | 'unauthenticated';
 
@@ -7,12 +10,16 @@ export interface LinkHandlers {
   frame(link: Link, frame: Frame): void;
   invalid(link: Link, err: ProtocolError): void;
   closed(link: Link, reason: LinkCloseReason): void;
+  /** A frame for this link was dropped: it reads, but more than the write limit waits. */
+  backlog(link: Link): void;
 }
 
 /**
  * One access server's connection to the router. Outbound frames are gathered and written
  * once per event-loop turn (setImmediate runs after every socket read of the turn), as one
- * buffer: a burst of publishes costs one syscall per link, not one per frame.
+ * buffer: a burst of publishes costs one syscall per link, not one per frame. At most the
+ * write limit waits unsent: a burst's excess is dropped and counted, and a peer that takes
+ * nothing for STALL_MS (2 s) with that much waiting has stopped reading and is closed.
  */
 export class Link {
   readonly id: number;
@@ -26,7 +33,10 @@ export class Link {
   #scheduled = false;
   #seq = 0;
   #closeReason: LinkCloseReason | undefined;
+  readonly #progress: WriteProgress;
   framesOut = 0;
+  /** Frames dropped: more than the write limit was waiting. */
+  overLimit = 0;
   /** Presented the router's secret (or none is required). */
   authed = false;
 
@@ -36,6 +46,7 @@ export class Link {
     this.#socket = socket;
     this.#handlers = handlers;
     this.#writeLimit = writeLimit;
+    this.#progress = new WriteProgress(socket, () => this.close('write_limit'));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('error', () => { this.#closeReason ??= 'error'; });
@@ -44,6 +55,11 @@ export class Link {
 
   /** Queues a frame: a fresh header carrying this link's own seq, then the body as received. */
   forward(frame: Frame): void {
+    if (this.#socket.writableLength + this.#outBytes + HEADER_SIZE + frame.body.length > this.#writeLimit) {
+      if (this.#progress.stalled()) return this.close('write_limit');
+      this.overLimit++;
+      return this.#handlers.backlog(this);
+    }
     const header = Buffer.allocUnsafe(HEADER_SIZE);
     writeHeader(header, 0, frame.body.length, ++this.#seq, frame.cmd, frame.version, frame.flag);
     this.#out.push(header, frame.body);
@@ -57,9 +73,11 @@ export class Link {
 
   close(reason: LinkCloseReason): void {
     this.#closeReason ??= reason;
-    if (reason === 'shutdown') this.#flush();
-    if (reason === 'shutdown') this.#socket.end();
-    else this.#socket.destroy();
+    if (reason !== 'shutdown') return void this.#socket.destroy();
+    this.#flush();
+    this.#socket.end();
+    // A peer that does not read what is left must not hold the router's exit.
+    setTimeout(() => this.#socket.destroy(), SHUTDOWN_GRACE_MS).unref();
   }
 
   /** Reports a frame that broke the protocol and closes the link. */
@@ -79,16 +97,10 @@ export class Link {
   #flush(): void {
     this.#scheduled = false;
     if (this.#outBytes === 0 || this.#socket.destroyed) return;
-    // A peer that stops reading must not grow our memory without bound.
-    if (this.#socket.writableLength + this.#outBytes > this.#writeLimit) {
-      this.#out = [];
-      this.#outBytes = 0;
-      this.close('write_limit');
-      return;
-    }
     const buf = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out, this.#outBytes);
     this.#out = [];
     this.#outBytes = 0;
-    this.#socket.write(buf);
+    this.#progress.writing();
+    this.#socket.write(buf, this.#progress.taken);
   }
 }

@@ -51,6 +51,7 @@ export function routerMetrics(counts: RouterCounts, gauges: RouterGauges) {
     linksClosed: new Counter({ name: 'imr_links_closed_total', help: 'Links closed, by reason', labelNames: ['reason'], registers: [registry] }),
     invalidFrames: new Counter({ name: 'imr_invalid_frames_total', help: 'Invalid frames received, by error code', labelNames: ['code'], registers: [registry] }),
     refusedLinks: new Counter({ name: 'imr_links_refused_total', help: 'Connections refused: the address is not in IMR_ALLOW', registers: [registry] }),
+    backlogDrops: new Counter({ name: 'imr_backlog_dropped_total', help: 'Frames for a link dropped: more than IMR_LINK_WRITE_LIMIT waited for it', registers: [registry] }),
     refusedSubscriptions: new Counter({ name: 'imr_subscriptions_refused_total', help: 'SUBSCRIBE / SUBSCRIBE_ROOM refused: the link holds IMR_LINK_MAX_SUBSCRIPTIONS', registers: [registry] }),
   };
 }

@@ -9,12 +9,14 @@ import { listening } from '../http/listen.ts';
 import { Link, type LinkCloseReason } from './link.ts';
 import { routerMetrics, type RouterMetrics } from './metrics.ts';
 import { pushItems, type PushSink } from './push.ts';
+import { RateLimitedLog } from '../log/rate-limited.ts';
 
 const SUBSCRIBE = codecs.SUBSCRIBE.forVersion(0);
 const UNSUBSCRIBE = codecs.UNSUBSCRIBE.forVersion(0);
 const ROOM = codecs.SUBSCRIBE_ROOM.forVersion(0);
 const PUSH = codecs.PUSH.forVersion(0);
 const LINK_AUTH_TIMEOUT_MS = 10_000;
+const backlog = new RateLimitedLog(10_000);
 
 /**
  * The router (imr): links access servers. Each link subscribes users and rooms; a publish
@@ -79,6 +81,10 @@ export class Router {
         this.#log.warn({ link: l.id, remote: l.remote, code: err.code, cmd: err.cmd, err: err.message }, 'invalid frame from link; closing it');
       },
       closed: (l, reason) => this.#onClosed(l, reason),
+      backlog: (l) => {
+        this.metrics.backlogDrops.inc();
+        backlog.warn(this.#log, 'link backlog over IMR_LINK_WRITE_LIMIT: frames for it dropped', { link: l.id, remote: l.remote, dropped: l.overLimit });
+      },
     }, this.#config.linkWriteLimit);
     this.index.addLink(link);
     // With a secret, a link that never presents it is not kept either.

@@ -10,5 +10,6 @@ export function droppedByReason(reports: ShardReport[], channel: ChannelStats | 
     refused: sum((r) => r.stats.refused),
     slow_consumer: sum((r) => r.stats.slowDisconnects),
     router_down: channel?.links.reduce((n, l) => n + l.dropped, 0) ?? 0,
+    router_backlog: channel?.links.reduce((n, l) => n + l.overLimit, 0) ?? 0,
   };
 }

@@ -121,7 +121,7 @@ test('IM_MAX_BODY above ROUTED_MAX_BODY on a linked server stops start-up, namin
 });
 
 /** A router that only records what an access server sends it. */
-async function recordingRouter(): Promise<{ port: number; frames: Frame[]; errors: string[]; close(): void }> {
+async function recordingRouter(): Promise<{ port: number; frames: Frame[]; errors: string[]; connections(): number; close(): void }> {
   const frames: Frame[] = [];
   const errors: string[] = [];
   const sockets: net.Socket[] = [];
@@ -138,22 +138,28 @@ async function recordingRouter(): Promise<{ port: number; frames: Frame[]; error
   await once(server, 'listening');
   return {
     port: (server.address() as net.AddressInfo).port, frames, errors,
+    connections: () => sockets.length,
     close() { for (const s of sockets) s.destroy(); server.close(); },
   };
+}
+
+async function bigGroup(im: Im, n: number): Promise<{ gid: number; members: number[] }> {
+  const members = Array.from({ length: n }, (_, i) => 100_000 + i);
+  const created = await httpJson(im.httpPort, '/create_group', {
+    method: 'POST', body: JSON.stringify({ appid: APP, master: members[0], name: 'big', members }), headers: { 'content-type': 'application/json' },
+  });
+  assert.is(created.status, 200, JSON.stringify(created.body));
+  return { gid: created.body.data.group_id, members };
 }
 
 test('an offline push to thousands of group members leaves in frames that each fit', async () => {
   const router = await recordingRouter();
   const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '1', IM_STORE: 'off' });
   try {
-    const members = Array.from({ length: 5000 }, (_, i) => 100_000 + i);
-    const created = await httpJson(im.httpPort, '/create_group', {
-      method: 'POST', body: JSON.stringify({ appid: APP, master: members[0], name: 'big', members }), headers: { 'content-type': 'application/json' },
-    });
-    assert.is(created.status, 200, JSON.stringify(created.body));
+    const { gid, members } = await bigGroup(im, 5000);
     const sender = await login(im, APP, members[0]!);
-    const big = content(ROUTED_MAX_BODY - IM_FIELDS, 6);
-    assert.is((await sender.sendGroupIM({ receiver: created.body.data.group_id, content: big })).status, 0);
+    const text = content(2000, 6);
+    assert.is((await sender.sendGroupIM({ receiver: gid, content: text })).status, 0);
     const PUSH = codecs.PUSH.forVersion(0);
     const pushed = () => router.frames.filter((f) => f.cmd === Cmd.PUSH).map((f) => PUSH.decode(f.body, 0, f.body.length) as { receivers: number[]; message: Buffer });
     await eventually(() => pushed().reduce((n, p) => n + p.receivers.length, 0) >= members.length - 1, 10_000, 'every offline member pushed');
@@ -161,8 +167,35 @@ test('an offline push to thousands of group members leaves in frames that each f
     assert.equal(router.errors, [], 'every frame valid for the router');
     assert.ok(all.length > 1, `split into ${all.length} frames`);
     assert.equal(all.flatMap((p) => p.receivers).sort((x, y) => x - y), members.slice(1), 'each offline member once, not the sender');
-    for (const p of all) assert.ok(p.message.subarray(12 + IM_FIELDS).equals(big), 'the whole message in each');
+    for (const p of all) assert.ok(p.message.subarray(12 + IM_FIELDS).equals(text), 'the whole message in each');
     sender.destroy();
+  } finally {
+    await im.stop();
+    router.close();
+  }
+});
+
+test('a burst over IM_CHANNEL_QUEUE_LIMIT_BYTES drops its excess, counted, and keeps the router link', async () => {
+  const router = await recordingRouter();
+  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '1', IM_STORE: 'off', IM_CHANNEL_QUEUE_LIMIT_BYTES: '1MiB', IM_LOG_LEVEL: 'info' });
+  try {
+    // A normal group's message is one PUBLISH per member: 300 × 32 KB is 9.6 MB at once.
+    const { gid, members } = await bigGroup(im, 300);
+    const sender = await login(im, APP, members[0]!);
+    assert.is((await sender.sendGroupIM({ receiver: gid, content: content(ROUTED_MAX_BODY - IM_FIELDS, 7) })).status, 0);
+    await sender.ping();
+    const drops = async () => (await httpJson(im.httpPort, '/summary')).body.dropped_count.router_backlog as number;
+    await eventually(async () => (await drops()) > 0, 5000, 'the excess counted');
+    const other = await login(im, APP, 42);
+    const before = router.frames.length;
+    other.sendRT({ receiver: 43, content: 'after the burst' });
+    await eventually(() => router.frames.slice(before).some((f) => f.cmd === Cmd.PUBLISH && f.body.includes('after the burst')), 5000, 'the next publish goes out');
+    assert.is(router.connections(), 1, 'never cut and redialled');
+    assert.equal(router.errors, []);
+    await eventually(() => im.lines.some((l) => l.includes('publishes dropped')), 5000, 'logged');
+    assert.not.ok(im.lines.some((l) => l.includes('router link down')));
+    sender.destroy();
+    other.destroy();
   } finally {
     await im.stop();
     router.close();

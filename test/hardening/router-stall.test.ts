@@ -1,7 +1,8 @@
 /**
  * A router that is connected but does not read (a stopped process, a stalled host) must not
  * make the access server hold what it cannot send: past IM_CHANNEL_QUEUE_LIMIT_BYTES unsent
- * the link is taken for down, closed and reconnected, and the queue-depth metric shows it.
+ * publishes are dropped, and once the socket has taken nothing for 2 s the link is taken for
+ * down, closed and reconnected; the queue-depth metric shows it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
