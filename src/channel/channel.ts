@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import {
-  Cmd, MAX_BODY, PROTOCOL_VERSION, ProtocolError, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
+  Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, ProtocolError, Route, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
   readI64, readRouteHeader, routeTimestampNs, type Frame, type OutFrame,
 } from '../protocol/index.ts';
 import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
@@ -10,7 +10,7 @@ import type { Logger } from '../log/logger.ts';
 import { PortBatcher } from '../threads/batcher.ts';
 import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
-import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
+import { nowNs, readChannelItems, routeMessage, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { RouterLink, type RouterLinkLimits } from './router-link.ts';
 import { threadMemory } from '../threads/memory.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
@@ -147,6 +147,19 @@ export class Channel implements ChannelVisitor {
     if (routerCmd !== Cmd.PUSH) this.#published++;
   }
 
+  publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void {
+    const inner = framed(outFrame(cmd, flag, body), PROTOCOL_VERSION);
+    const size = HEADER_SIZE + Route.FRAME + inner.length;
+    const at = nowNs();
+    for (let i = 0; i < receivers.length; i++) {
+      const link = this.#pick(this.#routers, receivers[i]!);
+      // Built only if the link takes it: a large group's message past the limit costs no memory.
+      if (!link.admit(size)) continue;
+      link.sendPublish(routeMessage(Cmd.PUBLISH, appid, receivers[i]!, msgids[i]!, inner, at));
+      this.#published++;
+    }
+  }
+
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {
     const inner = framed(outFrame(cmd, flag, body), PROTOCOL_VERSION);
     // Each receiver's router knows whether it is online anywhere; a group push goes whole to
@@ -167,7 +180,8 @@ export class Channel implements ChannelVisitor {
     const per = Math.max(1, Math.min(0xffff, Math.floor((MAX_BODY - PUSH.minSize - inner.length) / 8)));
     for (const [l, list] of groups) {
       for (let i = 0; i < list.length; i += per) {
-        l.sendPublish(encodeFrame(codecs.PUSH, { appid, receivers: list.slice(i, i + per), message: inner }, 0, 0));
+        const some = list.slice(i, i + per);
+        if (l.admit(HEADER_SIZE + PUSH.minSize + 8 * some.length + inner.length)) l.sendPublish(encodeFrame(codecs.PUSH, { appid, receivers: some, message: inner }, 0, 0));
       }
     }
   }

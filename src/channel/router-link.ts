@@ -112,6 +112,17 @@ export class RouterLink {
     return true;
   }
 
+  /**
+   * Whether a publish of `bytes` would go out or be held now. A refusal counts as its drop:
+   * a caller that would build the frame only to have it dropped builds nothing.
+   */
+  admit(bytes: number): boolean {
+    if (this.up) return this.#room(bytes, true);
+    if (this.#limits.holdFrames > 0 && bytes <= this.#limits.limitBytes) return true;
+    this.dropped++;
+    return false;
+  }
+
   sendPublish(frame: Buffer): void {
     if (this.up) return this.#queue(frame, true);
     const { holdFrames, limitBytes } = this.#limits;
@@ -191,20 +202,30 @@ export class RouterLink {
   }
 
   #queue(frame: Buffer, publish: boolean): void {
-    const s = this.#socket!;
-    if (s.writableLength + this.#outBytes + frame.length > this.#limits.limitBytes) {
-      if (this.#progress!.stalled()) return this.#stalled(s);
-      if (publish) {
-        this.overLimit++;
-        return this.#handlers.backlog(this);
-      }
-    }
+    if (!this.#room(frame.length, publish)) return;
     this.#out.push(frame);
     this.#outBytes += frame.length;
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());
     }
+  }
+
+  /**
+   * Up: whether `bytes` more may wait. Past the limit a publish is refused (counted), and a
+   * socket that has stopped taking writes takes the link down; subscriptions always wait.
+   */
+  #room(bytes: number, publish: boolean): boolean {
+    const s = this.#socket!;
+    if (s.writableLength + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
+    if (this.#progress!.stalled()) {
+      this.#stalled(s);
+      return false;
+    }
+    if (!publish) return true;
+    this.overLimit++;
+    this.#handlers.backlog(this);
+    return false;
   }
 
   /**

@@ -131,11 +131,12 @@ export class Messaging {
     const members = [...g.members.keys()];
     const saved = await this.#save(members.map((uid) => ({ ...user(g.appid, uid), deviceId: deviceNo, cmd, body })));
     let own: Saved | undefined;
-    members.forEach((uid, i) => {
+    const frames = members.map((uid, i) => {
       const s = saved[i]!;
       if (uid === sender) own = s;
-      this.#routing.toUser(g.appid, uid, outFrame(cmd, sflag, body, meta(s, true)), { exclude });
+      return outFrame(cmd, sflag, body, meta(s, true));
     });
+    this.#routing.toEach(g.appid, members, frames, exclude);
     this.#routing.pushOffline(g, sender, outFrame(cmd, sflag, body));
     return own;
   }

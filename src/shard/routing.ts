@@ -37,6 +37,16 @@ export class Routing {
     if (o.push !== undefined && !this.#table.isUserOnline(appid, uid)) ch.push(appid, [uid], o.push);
   }
 
+  /**
+   * One message to many users, each in its own frame (its own queue key, same body): here,
+   * and to the other servers as one hand-over, not one copy of the body per user.
+   */
+  toEach(appid: number, uids: readonly number[], frames: readonly OutFrame[], exclude: Connection | null): void {
+    for (let i = 0; i < uids.length; i++) this.#delivery.toUser(appid, uids[i]!, frames[i]!, exclude);
+    const ch = this.#channel();
+    if (ch.linked && uids.length > 0) ch.publishEach(appid, uids, frames.map((f) => f.meta?.key ?? 0), frames[0]!);
+  }
+
   /** Offline push to one user, if online nowhere. */
   pushTo(appid: number, uid: number, f: OutFrame): void {
     if (!this.#table.isUserOnline(appid, uid)) this.#channel().push(appid, [uid], f);
@@ -52,7 +62,7 @@ export class Routing {
    * To every member of a group. Here, the members' connections on this shard, and one GROUP
    * hand-off to each other shard, which resolves the members itself: nothing is allocated
    * per member. Elsewhere, a super group is one PUBLISH_GROUP that every server fans out;
-   * a normal group is published to each member's router. Offline push for the members
+   * a normal group is published to each member's router (one hand-over to the Channel). Offline push for the members
    * online nowhere, but the sender.
    */
   toGroup(g: Group, f: OutFrame, sender: number, o: SendOptions = {}): void {
@@ -61,7 +71,7 @@ export class Routing {
     const ch = this.#channel();
     if (ch.linked) {
       if (g.super) ch.publish(Cmd.PUBLISH_GROUP, g.appid, g.id, f.meta?.key ?? 0, f);
-      else for (const uid of g.members.keys()) ch.publish(Cmd.PUBLISH, g.appid, uid, 0, f);
+      else ch.publishEach(g.appid, [...g.members.keys()], new Array<number>(g.members.size).fill(0), f);
     }
     if (o.push !== undefined) this.pushOffline(g, sender, o.push);
   }

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Cmd, type OutFrame } from '../protocol/index.ts';
 import { Transition } from '../subscribers/index.ts';
 import { PortBatcher } from './batcher.ts';
-import { writePublish, writePush, writePushTo, writeTransition } from './channel-wire.ts';
+import { writePublish, writePublishEach, writePush, writePushTo, writeTransition } from './channel-wire.ts';
 
 export type PublishCmd = 132 | 135 | 138; // PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM
 
@@ -18,6 +18,8 @@ export interface ChannelSink {
   publish(cmd: PublishCmd, appid: number, receiver: number, msgid: number, msg: OutFrame): void;
   /** Offline push for receivers not online here; the router drops those online elsewhere. */
   push(appid: number, receivers: readonly number[], msg: OutFrame): void;
+  /** PUBLISH of one message to each receiver, each with its own msgid (a normal group's members). */
+  publishEach(appid: number, receivers: readonly number[], msgids: readonly number[], msg: OutFrame): void;
 }
 
 /** No router configured: one standalone server, all routing local. Offline pushes are counted. */
@@ -26,6 +28,7 @@ export class StandaloneChannel implements ChannelSink {
   offlinePushes = 0;
   transition(): void {}
   publish(): void {}
+  publishEach(): void {}
   push(_appid: number, receivers: readonly number[]): void {
     this.offlinePushes += receivers.length;
   }
@@ -54,6 +57,10 @@ export class ChannelPort implements ChannelSink {
 
   publish(cmd: PublishCmd, appid: number, receiver: number, msgid: number, msg: OutFrame): void {
     writePublish(this.#out.to(0), cmd, appid, receiver, msgid, 0, msg);
+  }
+
+  publishEach(appid: number, receivers: readonly number[], msgids: readonly number[], msg: OutFrame): void {
+    if (receivers.length > 0) writePublishEach(this.#out.to(0), appid, receivers, msgids, msg);
   }
 
   push(appid: number, receivers: readonly number[], msg: OutFrame): void {

@@ -6,17 +6,23 @@
  *               also a PUSH to one receiver, which goes to that receiver's router)
  *   PUSH:       u8 type | u8 0 | u8 inner cmd | u8 inner flag | i64 appid | u32 count | count × i64
  *               | u32 body length | body
+ *   PUBLISH_EACH: u8 type | u8 0 | u8 inner cmd | u8 inner flag | i64 appid | u32 count
+ *               | count × (i64 receiver, i64 msgid) | u32 body length | body
+ *               (one message to many users, each its own PUBLISH: the body crosses once, and
+ *               the Channel builds only the route messages its links can take)
  */
 import { Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
 import type { PackedReader, PackedWriter } from './packed.ts';
 
-export const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3 } as const;
+export const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3, PUBLISH_EACH: 4 } as const;
 
 export interface ChannelVisitor {
   transition(t: number, appid: number, id: number): void;
   /** `frame` is the whole PUBLISH / PUBLISH_ROOM / PUBLISH_GROUP frame, seq 0. */
   publish(routerCmd: number, receiver: number, frame: Buffer): void;
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void;
+  /** PUBLISH of one message to each receiver, with its own msgid (the same index). */
+  publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void;
 }
 
 export function writeTransition(w: PackedWriter, t: number, appid: number, id: number): void {
@@ -31,14 +37,26 @@ export function writeTransition(w: PackedWriter, t: number, appid: number, id: n
  */
 export function writePublish(w: PackedWriter, routerCmd: number, appid: number, receiver: number, msgid: number, deviceId: number, f: OutFrame): void {
   const n = routerFrame(w, routerCmd, receiver, Route.LENGTH, f);
-  const b = w.reserve(n);
-  const r = w.at() + HEADER_SIZE;
+  routeFields(w.reserve(n), w.at() + HEADER_SIZE, appid, receiver, msgid, deviceId, nowNs());
+  w.advance(n);
+}
+
+/** A whole route-message router frame around `inner` (a framed client message), seq 0. */
+export function routeMessage(routerCmd: number, appid: number, receiver: number, msgid: number, inner: Buffer, timestampNs: number): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_SIZE + Route.FRAME + inner.length);
+  writeHeader(b, 0, Route.FRAME + inner.length, 0, routerCmd, 0, 0);
+  routeFields(b, HEADER_SIZE, appid, receiver, msgid, 0, timestampNs);
+  b.writeInt16BE(inner.length, HEADER_SIZE + Route.LENGTH);
+  inner.copy(b, HEADER_SIZE + Route.FRAME);
+  return b;
+}
+
+function routeFields(b: Buffer, r: number, appid: number, receiver: number, msgid: number, deviceId: number, timestampNs: number): void {
   writeI64(b, r + Route.APPID, appid);
   writeI64(b, r + Route.RECEIVER, receiver);
   writeI64(b, r + Route.MSGID, msgid);
   writeI64(b, r + Route.DEVICE_ID, deviceId);
-  writeI64(b, r + Route.TIMESTAMP, nowNs());
-  w.advance(n);
+  writeI64(b, r + Route.TIMESTAMP, timestampNs);
 }
 
 /**
@@ -84,6 +102,12 @@ export function writePush(w: PackedWriter, appid: number, receivers: readonly nu
   w.bytes(f.body);
 }
 
+export function writePublishEach(w: PackedWriter, appid: number, receivers: readonly number[], msgids: readonly number[], f: OutFrame): void {
+  w.head(ItemType.PUBLISH_EACH, 0, f.cmd, f.flag).i64(appid).u32(receivers.length);
+  for (let i = 0; i < receivers.length; i++) w.i64(receivers[i]!).i64(msgids[i]!);
+  w.bytes(f.body);
+}
+
 export function readChannelItems(r: PackedReader, v: ChannelVisitor): void {
   while (r.more) {
     const type = r.u8();
@@ -95,11 +119,21 @@ export function readChannelItems(r: PackedReader, v: ChannelVisitor): void {
     } else if (type === ItemType.PUBLISH) {
       const receiver = r.i64();
       v.publish(a, receiver, r.bytes());
-    } else {
+    } else if (type === ItemType.PUSH) {
       const appid = r.i64();
       const receivers = new Array<number>(r.u32());
       for (let i = 0; i < receivers.length; i++) receivers[i] = r.i64();
       v.push(b, c, appid, receivers, r.bytes());
+    } else {
+      const appid = r.i64();
+      const n = r.u32();
+      const receivers = new Array<number>(n);
+      const msgids = new Array<number>(n);
+      for (let i = 0; i < n; i++) {
+        receivers[i] = r.i64();
+        msgids[i] = r.i64();
+      }
+      v.publishEach(b, c, appid, receivers, msgids, r.bytes());
     }
   }
 }

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert';
 import { MessageChannel } from 'node:worker_threads';
 import { once } from 'node:events';
 import {
-  Cmd, Flag, MAX_BODY, ProtocolError, codecs, outFrame, parseFrame, readRouteHeader, type Frame, type OutFrame,
+  Cmd, Flag, MAX_BODY, ProtocolError, ROUTED_MAX_BODY, codecs, framed, outFrame, parseFrame, readRouteHeader, type Frame, type OutFrame,
 } from '../../src/protocol/index.ts';
 import { PackedReader, PackedWriter } from '../../src/threads/packed.ts';
 import { PortBatcher } from '../../src/threads/batcher.ts';
 import { HandoffKind, readHandoffs, writeHandoff } from '../../src/threads/handoff.ts';
-import { readChannelItems, writePublish, writePush, writeTransition, type ChannelVisitor } from '../../src/threads/channel-wire.ts';
+import { readChannelItems, routeMessage, writePublish, writePublishEach, writePush, writeTransition, type ChannelVisitor } from '../../src/threads/channel-wire.ts';
 
 const IDS = [0, 1, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
 const BODIES = [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(MAX_BODY, 0xab)];
@@ -47,6 +47,9 @@ class Recorder implements ChannelVisitor {
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {
     this.items.push(['u', cmd, flag, appid, receivers, Buffer.from(body)]);
   }
+  publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void {
+    this.items.push(['e', cmd, flag, appid, receivers, msgids, Buffer.from(body)]);
+  }
 }
 
 test('Channel items round-trip; a PUBLISH item is a whole router frame both decoders read alike', () => {
@@ -59,6 +62,7 @@ test('Channel items round-trip; a PUBLISH item is a whole router frame both deco
   }
   writePush(w, 5, IDS, outFrame(Cmd.IM, Flag.PUSH, Buffer.from('p')));
   writePush(w, 5, [], outFrame(Cmd.SYSTEM, Flag.PUSH, Buffer.alloc(0)));
+  writePublishEach(w, -9, IDS, IDS.map((id) => -id), outFrame(Cmd.GROUP_IM, Flag.PUSH, Buffer.alloc(MAX_BODY, 2)));
   const r = new Recorder();
   readChannelItems(reread(w), r);
   const transitions = r.items.filter((i) => (i as unknown[])[0] === 't');
@@ -83,6 +87,25 @@ test('Channel items round-trip; a PUBLISH item is a whole router frame both deco
   }
   const pushes = r.items.filter((i) => (i as unknown[])[0] === 'u');
   assert.equal(pushes, [['u', Cmd.IM, Flag.PUSH, 5, IDS, Buffer.from('p')], ['u', Cmd.SYSTEM, Flag.PUSH, 5, [], Buffer.alloc(0)]]);
+  const each = r.items.filter((i) => (i as unknown[])[0] === 'e');
+  assert.equal(each, [['e', Cmd.GROUP_IM, Flag.PUSH, -9, IDS, IDS.map((id) => -id), Buffer.alloc(MAX_BODY, 2)]]);
+});
+
+test('routeMessage builds the router frame the full decoder reads, its length field unsigned-safe', () => {
+  for (const id of IDS) {
+    for (const n of [0, 1, ROUTED_MAX_BODY]) {
+      const inner = framed(outFrame(Cmd.GROUP_IM, Flag.PUSH, Buffer.alloc(n, 3)), 2);
+      const b = routeMessage(Cmd.PUBLISH, id, -id, 2 ** 40 + 1, inner, 1.7e18);
+      const f = parseFrame(b) as Frame;
+      assert.not.instance(f, ProtocolError);
+      assert.ok(f.body.length <= MAX_BODY, 'within the protocol\'s frame limit');
+      const m = codecs.PUBLISH.forVersion(0).decode(f.body, 0, f.body.length);
+      if (m instanceof ProtocolError) return assert.unreachable(m.message);
+      assert.equal([f.cmd, m.appid, m.receiver, m.msgid, m.device_id], [Cmd.PUBLISH, id, -id, 2 ** 40 + 1, 0]);
+      assert.ok(m.message.equals(inner));
+      assert.ok(Math.abs(Number(m.timestamp) - 1.7e18) < 1e4);
+    }
+  }
 });
 
 test('the route header reader refuses what the full decoder refuses', () => {
