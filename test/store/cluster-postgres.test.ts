@@ -58,6 +58,32 @@ test('across servers: METADATA(key, 0), IM, SYNC_NOTIFY in key order; the receiv
   assert.is(r.key, 5);
 });
 
+test('a normal group across servers: each member on the other server gets METADATA with its own queue\'s key', async () => {
+  const sender = await on(im1, 31);
+  const m1 = await on(im2, 32);
+  const m2 = await on(im2, 33);
+  await onRouter(32);
+  await onRouter(33);
+  // m2's queue is ahead by three, so the two members' keys differ.
+  for (let i = 0; i < 3; i++) await sender.sendIM({ receiver: 33, content: `before${i}` });
+  await eventually(async () => (await m2.sync(0)).key === 3, 3000, 'three waiting for 33');
+  const created = await httpJson(im1.httpPort, '/create_group', {
+    method: 'POST', body: JSON.stringify({ appid: APP, master: 31, name: 'g', members: [31, 32, 33] }), headers: { 'content-type': 'application/json' },
+  });
+  const gid = created.body.data.group_id as number;
+  const seen = [m1, m2].map((c) => record<[Frame]>(c, 'frame'));
+  assert.is((await sender.sendGroupIM({ receiver: gid, content: 'to all' })).status, 0);
+  await eventually(() => seen.every((r) => r.got.some(([f]) => f.cmd === Cmd.SYNC_NOTIFY)), 3000, 'both notified');
+  for (const [i, c] of [m1, m2].entries()) {
+    const got = (await seen[i]!.done()).map(([f]) => f).filter((f) => f.cmd !== Cmd.PONG);
+    assert.equal(got.map((f) => f.cmd), [Cmd.METADATA, Cmd.GROUP_IM, Cmd.SYNC_NOTIFY]);
+    const meta = codecs.METADATA.forVersion(2).decode(got[0]!.body, 0, got[0]!.body.length) as { sync_key: number };
+    const r = await c.sync(meta.sync_key - 1);
+    assert.equal(r.messages.map((m) => (m.body as { content: Buffer }).content.toString()), ['to all'], 'the key is where its own queue holds it');
+    assert.is(r.key, meta.sync_key);
+  }
+});
+
 test('offline on both servers: everything arrives in the next sync, on either server', async () => {
   const a = await on(im1, 3);
   for (let i = 1; i <= 10; i++) await a.sendIM({ receiver: 4, content: `o${i}` });
