@@ -77,6 +77,8 @@ export class Connection implements RouteClient, TransportEvents {
   #failed = false;
   /** Cut off as a slow consumer: nothing more is queued while the close completes. */
   #cut = false;
+  /** Waiting for what is queued to be written (whenWritten). */
+  #written: (() => void)[] | undefined;
   readonly #decoder: FrameDecoder;
   readonly #owner: ConnectionOwner;
   readonly #limits: QueueLimits;
@@ -107,7 +109,7 @@ export class Connection implements RouteClient, TransportEvents {
   receive(chunk: Buffer): void {
     this.lastRecv = performance.now();
     const err = this.#decoder.push(chunk, (f) => {
-      if (!this.#dead) this.#owner.onFrame(this, f);
+      if (!this.#dead && !this.#cut) this.#owner.onFrame(this, f);
     });
     if (err !== undefined) this.fail(err);
   }
@@ -124,6 +126,18 @@ export class Connection implements RouteClient, TransportEvents {
         this.#owner.onInternalError(this, err, cmd);
       }
     };
+  }
+
+  /**
+   * Closes a client that asks for more than it reads; false if it was already cut off or
+   * closed. Nothing more is queued for it, and the rest of its read is not handled.
+   */
+  cutOff(): boolean {
+    if (this.#dead || this.#cut) return false;
+    this.#cut = true;
+    this.#forget();
+    this.destroy();
+    return true;
   }
 
   /** The client broke the protocol: report once and close. */
@@ -188,6 +202,24 @@ export class Connection implements RouteClient, TransportEvents {
     else frames.fill(undefined as never, 0, n);
     if (!this.transport.write(b)) this.#blocked = true;
     arena?.written(b, this.transport.buffered > 0);
+    if (!this.#blocked && this.#written !== undefined) this.#wrote();
+  }
+
+  /**
+   * Runs `fn` once what is queued now has been handed to the socket and the socket takes
+   * more: replies paced by their reader. Never, if the connection closes first.
+   */
+  whenWritten(fn: () => void): void {
+    if (this.#dead) return;
+    (this.#written ??= []).push(fn);
+    if (this.#queued === 0 && !this.#blocked) setImmediate(() => this.#wrote());
+  }
+
+  #wrote(): void {
+    const w = this.#written;
+    if (w === undefined || this.#dead || this.#blocked || this.#queued > 0) return;
+    this.#written = undefined;
+    for (const fn of w) fn();
   }
 
   /** The oldest frame the limit may drop (its METADATA and notify go with it). */
@@ -206,6 +238,7 @@ export class Connection implements RouteClient, TransportEvents {
   drained(): void {
     this.#blocked = false;
     if (this.#queued > 0) this.#owner.markDirty(this);
+    else if (this.#written !== undefined) this.#wrote();
   }
 
   /** Graceful close: queued frames are written first. */

@@ -10,6 +10,7 @@ import type { Connection } from './connection.ts';
 import { ack } from './replies.ts';
 import type { Routing } from './routing.ts';
 import type { ShardStats } from './stats.ts';
+import { MAX_WAITING_SYNCS, SyncTurns } from './sync-turns.ts';
 
 const SYNC = codecs.SYNC.forVersion(2);
 const SYNC_GROUP = codecs.SYNC_GROUP.forVersion(2);
@@ -42,6 +43,7 @@ export class Messaging {
   readonly #store: StoreClient | null;
   readonly #stats: ShardStats;
   readonly #log: Logger;
+  readonly #turns = new SyncTurns();
   readonly #o: MessagingOptions;
 
   constructor(o: MessagingOptions) {
@@ -148,7 +150,7 @@ export class Messaging {
     const store = this.#store;
     if (store === null) return emptySync(c, f.body.subarray(0, 8), Cmd.SYNC_BEGIN, Cmd.SYNC_END);
     const q = user(c.appid, c.uid);
-    (async () => {
+    this.#inTurn(c, 'sync', (done) => (async () => {
       const from = m.sync_key > 0 ? m.sync_key : await store.call({ op: 'acked', appid: c.appid, uid: c.uid, gid: 0 });
       let page = await store.call({ op: 'page', q, after: from, limit: this.#o.syncLimit });
       const hard = this.#o.syncHardLimit;
@@ -162,7 +164,19 @@ export class Messaging {
       const last = page.messages.at(-1)?.key ?? (page.newest > 0 && page.newest < from ? page.newest : from);
       c.send(keep(Cmd.SYNC_END, k(last)));
       if (page.more) c.send(keep(Cmd.SYNC_NOTIFY, k(last + 1)));
-    }), (err: unknown) => this.#failed('SYNC', err, c));
+      done();
+    }), (err: unknown) => {
+      this.#failed('SYNC', err, c);
+      done();
+    }));
+  }
+
+  /** A sync reply in its turn (SyncTurns); a client with too many waiting is cut off. */
+  #inTurn(c: Connection, key: string, reply: (done: () => void) => void): void {
+    if (this.#turns.run(c, key, reply) || !c.cutOff()) return;
+    this.#stats.slowDisconnects++;
+    this.#log.warn({ conn: c.id, uid: c.uid, appid: c.appid, waiting: MAX_WAITING_SYNCS },
+      'slow consumer: more sync requests waiting than MAX_WAITING_SYNCS for a client that does not read its replies; disconnecting it');
   }
 
   /** SYNC_GROUP(gid, k): the newest messages of a super group after k (STORE.md §3.5). */
@@ -172,7 +186,7 @@ export class Messaging {
     const store = this.#store;
     const key = f.body.subarray(0, 16);
     if (store === null) return emptySync(c, key, Cmd.SYNC_GROUP_BEGIN, Cmd.SYNC_GROUP_END);
-    (async () => {
+    this.#inTurn(c, `group:${m.group_id}`, (done) => (async () => {
       const g = await load(c.appid, m.group_id);
       if (g === null || !g.members.has(c.uid)) return null; // no reply, as the reference
       if (!g.super) return { from: m.sync_key, page: { messages: [], newest: 0, more: false } };
@@ -180,13 +194,17 @@ export class Messaging {
       const q = { appid: c.appid, kind: QueueKind.GROUP, owner: g.id };
       return { from, page: await store.call({ op: 'newestPage', q, after: from, limit: this.#o.groupSyncLimit }) };
     })().then(c.later(Cmd.SYNC_GROUP, (r) => {
-      if (r === null) return;
+      if (r === null) return done();
       const k = (b: number) => encodeBody(codecs.SYNC_GROUP_BEGIN, { group_id: m.group_id, sync_key: b }, 2);
       c.send(keep(Cmd.SYNC_GROUP_BEGIN, k(m.sync_key)));
       for (const msg of r.page.messages) c.send(this.#synced(c, msg));
       const last = r.page.messages.at(-1)?.key ?? (r.page.newest > 0 && r.page.newest < r.from ? r.page.newest : r.from);
       c.send(keep(Cmd.SYNC_GROUP_END, k(last)));
-    }), (err: unknown) => this.#failed('SYNC_GROUP', err, c));
+      done();
+    }), (err: unknown) => {
+      this.#failed('SYNC_GROUP', err, c);
+      done();
+    }));
   }
 
   /** SYNC_KEY / GROUP_SYNC_KEY: the key a device acknowledged (kept if greater), for key-0 syncs. */
