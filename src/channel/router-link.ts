@@ -75,6 +75,8 @@ export class RouterLink {
   #held: Buffer[] = [];
   #heldBytes = 0;
   #scheduled = false;
+  /** The current socket's unsent bytes after the last write. */
+  #sent = 0;
   /** The current socket's: does it take what is written? */
   #progress: WriteProgress | undefined;
   /** Why this side closed the current socket, if it did. */
@@ -163,6 +165,7 @@ export class RouterLink {
     let failure = 'closed';
     this.#cutFor = undefined;
     this.#progress = new WriteProgress(s, () => this.#stalled(s));
+    this.#sent = 0;
     s.on('connect', () => {
       this.state = 'up';
       this.connects++;
@@ -217,7 +220,11 @@ export class RouterLink {
    */
   #room(bytes: number, publish: boolean): boolean {
     const s = this.#socket!;
-    if (s.writableLength + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
+    // The socket's backlog as of the last write only shrinks until the next one: it is
+    // asked again only when that says the limit may be reached.
+    if (this.#sent + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
+    this.#sent = s.writableLength;
+    if (this.#sent + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
     if (this.#progress!.stalled()) {
       this.#stalled(s);
       return false;
@@ -262,10 +269,10 @@ export class RouterLink {
         b.writeInt32BE(++this.#seq | 0, p + 4);
         p += f.length;
       }
-      this.#progress!.writing();
-      s.write(b, this.#progress!.taken);
+      s.write(b);
       this.framesOut += j - i;
       i = j;
     }
+    this.#sent = s.writableLength;
   }
 }

@@ -10,23 +10,19 @@ export const STALL_MS = 2000;
 /**
  * Tells a burst from a stall on one socket. Past its byte limit, a link drops what would
  * grow the backlog; it is closed only once the socket has taken nothing for STALL_MS.
+ * Progress is read from the socket's counters when asked, so writes carry no callback.
  */
 export class WriteProgress {
   readonly #socket: net.Socket;
   readonly #onStall: () => void;
+  /** Bytes the kernel had taken when last looked at, and when that changed. */
+  #taken = 0;
   #at = performance.now();
   #watching = false;
-  /** The write callback: the socket took a write. */
-  readonly taken = (): void => { this.#at = performance.now(); };
 
   constructor(socket: net.Socket, onStall: () => void) {
     this.#socket = socket;
     this.#onStall = onStall;
-  }
-
-  /** Before each write: a socket with nothing waiting was keeping up until now. */
-  writing(): void {
-    if (this.#socket.writableLength === 0) this.#at = performance.now();
   }
 
   /**
@@ -34,9 +30,21 @@ export class WriteProgress {
    * and onStall is called later if it takes nothing more within STALL_MS.
    */
   stalled(): boolean {
-    if (this.#socket.writableLength > 0 && performance.now() - this.#at > STALL_MS) return true;
+    if (this.#idle()) return true;
     this.#watch();
     return false;
+  }
+
+  #idle(): boolean {
+    const s = this.#socket;
+    const now = performance.now();
+    const taken = (s.bytesWritten ?? 0) - s.writableLength;
+    if (taken !== this.#taken || s.writableLength === 0) {
+      this.#taken = taken;
+      this.#at = now;
+      return false;
+    }
+    return now - this.#at > STALL_MS;
   }
 
   #watch(): void {
@@ -46,8 +54,8 @@ export class WriteProgress {
       this.#watching = false;
       const s = this.#socket;
       if (s.destroyed || s.writableLength === 0) return;
-      if (performance.now() - this.#at >= STALL_MS) this.#onStall();
+      if (this.#idle()) this.#onStall();
       else this.#watch();
-    }, STALL_MS).unref();
+    }, STALL_MS + 1).unref();
   }
 }

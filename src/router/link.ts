@@ -34,6 +34,8 @@ export class Link {
   #seq = 0;
   #closeReason: LinkCloseReason | undefined;
   readonly #progress: WriteProgress;
+  /** The socket's unsent bytes after the last write. */
+  #sent = 0;
   framesOut = 0;
   /** Frames dropped: more than the write limit was waiting. */
   overLimit = 0;
@@ -55,10 +57,16 @@ export class Link {
 
   /** Queues a frame: a fresh header carrying this link's own seq, then the body as received. */
   forward(frame: Frame): void {
-    if (this.#socket.writableLength + this.#outBytes + HEADER_SIZE + frame.body.length > this.#writeLimit) {
-      if (this.#progress.stalled()) return this.close('write_limit');
-      this.overLimit++;
-      return this.#handlers.backlog(this);
+    // The socket's backlog as of the last write: it only shrinks until the next one, so
+    // the socket is asked again only when this says the limit may be reached.
+    const size = HEADER_SIZE + frame.body.length;
+    if (this.#sent + this.#outBytes + size > this.#writeLimit) {
+      this.#sent = this.#socket.writableLength;
+      if (this.#sent + this.#outBytes + size > this.#writeLimit) {
+        if (this.#progress.stalled()) return this.close('write_limit');
+        this.overLimit++;
+        return this.#handlers.backlog(this);
+      }
     }
     const header = Buffer.allocUnsafe(HEADER_SIZE);
     writeHeader(header, 0, frame.body.length, ++this.#seq, frame.cmd, frame.version, frame.flag);
@@ -100,7 +108,7 @@ export class Link {
     const buf = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out, this.#outBytes);
     this.#out = [];
     this.#outBytes = 0;
-    this.#progress.writing();
-    this.#socket.write(buf, this.#progress.taken);
+    this.#socket.write(buf);
+    this.#sent = this.#socket.writableLength;
   }
 }
