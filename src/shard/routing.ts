@@ -62,8 +62,8 @@ export class Routing {
    * To every member of a group. Here, the members' connections on this shard, and one GROUP
    * hand-off to each other shard, which resolves the members itself: nothing is allocated
    * per member. Elsewhere, a super group is one PUBLISH_GROUP that every server fans out;
-   * a normal group is published to each member's router (one hand-over to the Channel). Offline push for the members
-   * online nowhere, but the sender.
+   * a normal group is published to each member's router (one hand-over to the Channel).
+   * Offline push for the members online nowhere, but the sender.
    */
   toGroup(g: Group, f: OutFrame, sender: number, o: SendOptions = {}): void {
     this.localGroup(g, f, o.exclude ?? null);
