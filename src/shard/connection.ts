@@ -12,6 +12,8 @@ export interface ConnectionOwner {
   onClose(c: Connection): void;
   /** The connection has frames to write: flush it at the end of this turn. */
   markDirty(c: Connection): void;
+  /** The client's reads paused: it sends faster than the store saves (see Connection.saving). */
+  onHeldBack(c: Connection): void;
   /** Frames dropped because the client did not read (queue limit). */
   onDropped(c: Connection, n: number): void;
   /** The client did not read and is over its byte limit: it is being disconnected. */
@@ -79,6 +81,10 @@ export class Connection implements RouteClient, TransportEvents {
   #cut = false;
   /** Waiting for what is queued to be written (whenWritten). */
   #written: (() => void)[] | undefined;
+  /** Messages of this client waiting for the store, and their bytes (see saving()). */
+  #saving = 0;
+  #savingBytes = 0;
+  #paused = false;
   readonly #decoder: FrameDecoder;
   readonly #owner: ConnectionOwner;
   readonly #limits: QueueLimits;
@@ -138,6 +144,32 @@ export class Connection implements RouteClient, TransportEvents {
     this.#forget();
     this.destroy();
     return true;
+  }
+
+  /**
+   * A message of this client went to the store. Past SAVING_MAX messages or
+   * SAVING_MAX_BYTES waiting, its reads pause until half have been saved: a client that
+   * sends faster than the store saves is held back, as the reference's one-at-a-time
+   * handling does, instead of the server holding all it sends.
+   */
+  saving(bytes: number): void {
+    this.#saving++;
+    this.#savingBytes += bytes;
+    if (!this.#paused && (this.#saving > SAVING_MAX || this.#savingBytes > SAVING_MAX_BYTES)) {
+      this.#paused = true;
+      this.transport.pause();
+      this.#owner.onHeldBack(this);
+    }
+  }
+
+  /** A message from saving() is saved, or its save failed. */
+  saved(bytes: number): void {
+    this.#saving--;
+    this.#savingBytes -= bytes;
+    if (this.#paused && this.#saving <= SAVING_MAX / 2 && this.#savingBytes <= SAVING_MAX_BYTES / 2) {
+      this.#paused = false;
+      if (!this.#dead) this.transport.resume();
+    }
   }
 
   /** The client broke the protocol: report once and close. */
@@ -273,6 +305,13 @@ export class Connection implements RouteClient, TransportEvents {
 /** Queue slots a connection keeps after a burst whatever its next turn needs, and at most (2 KiB). */
 const QUEUE_KEEP = 64;
 const QUEUE_KEEP_MAX = 256;
+/**
+ * Messages (and their bytes) one client may have waiting for the store before its reads
+ * pause: far above what a client waiting for its ACKs has (bench:store's senders keep 16),
+ * far below what one sending flat out would pile up (a 5 s flood of 32 KB IMs: 2.2 GB).
+ */
+const SAVING_MAX = 1024;
+const SAVING_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a

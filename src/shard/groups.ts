@@ -43,9 +43,14 @@ export class ShardGroups {
       if (r === GroupSend.MUTED) return c.send(ackFrame(f.seq, c.version, 0, 0, undefined));
       if (r !== GroupSend.OK) return c.send(ackFrame(f.seq, c.version, r, 0, undefined));
       this.#stats.messagesIn++;
+      c.saving(body.length);
       this.#messaging.group(g!, m.sender, c.deviceNo, body, f.flag, c).then(
-        c.later(Cmd.GROUP_IM, (own) => c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own))),
+        c.later(Cmd.GROUP_IM, (own) => {
+          c.saved(body.length);
+          c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own));
+        }),
         (err: unknown) => {
+          c.saved(body.length);
           this.#stats.storeFailures++;
           this.#log.warn({ err: (err as Error).message, conn: c.id }, 'GROUP_IM: the store failed; not delivered, not acknowledged');
         });

@@ -80,7 +80,14 @@ export class Messaging {
     if (store === null) return this.#deliverIM(c, f, receiver, body, undefined, undefined);
     const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
     if (receiver !== c.uid) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    this.#save(items).then(c.later(Cmd.IM, ([toR, toS]) => this.#deliverIM(c, f, receiver, body, toR, toS)), (err: unknown) => this.#failed('IM', err, c));
+    c.saving(body.length);
+    this.#save(items).then(c.later(Cmd.IM, ([toR, toS]) => {
+      c.saved(body.length);
+      this.#deliverIM(c, f, receiver, body, toR, toS);
+    }), (err: unknown) => {
+      c.saved(body.length);
+      this.#failed('IM', err, c);
+    });
   }
 
   /** A peer IM to the receiver's queue and the sender's other devices, then its ACK. */
@@ -105,15 +112,20 @@ export class Messaging {
     this.#stats.messagesIn++;
     const body = Buffer.from(f.body);
     setTimestamp(body, Cmd.CUSTOMER_V2, seconds());
+    c.saving(body.length);
     this.#save([
       { ...user(m.receiver_appid, m.receiver), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
       { ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
     ]).then(c.later(Cmd.CUSTOMER_V2, ([toR, toS]) => {
+      c.saved(body.length);
       const out = outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH, body, toR && meta(toR, true));
       this.#routing.toUser(m.receiver_appid, m.receiver, out, { push: out });
       this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
       c.send(ackFrame(f.seq, c.version, 0, 0, toS));
-    }), (err: unknown) => this.#failed('CUSTOMER_V2', err, c));
+    }), (err: unknown) => {
+      c.saved(body.length);
+      this.#failed('CUSTOMER_V2', err, c);
+    });
   }
 
   /**

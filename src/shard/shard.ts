@@ -224,6 +224,10 @@ export class Shard implements ConnectionOwner {
     this.#log.debug({ conn: c.id, remote: c.remote, uid: c.uid, code: err.code, cmd: err.cmd, err: err.message }, 'invalid frame; closing connection');
   }
 
+  onHeldBack(): void {
+    this.stats.storePauses++;
+  }
+
   onDropped(_c: Connection, n: number): void {
     this.stats.dropped += n;
   }

@@ -31,6 +31,9 @@ export interface ServerTransport {
   /** Graceful close: what was written goes out first. */
   end(): void;
   destroy(): void;
+  /** Stops reading from the client (its bytes wait in the kernel, then in its own socket). */
+  pause(): void;
+  resume(): void;
 }
 
 const kEvents = Symbol('events');
@@ -113,6 +116,14 @@ export class StreamTransport implements ServerTransport {
   destroy(): void {
     this.#s.destroy();
   }
+
+  pause(): void {
+    this.#s.pause();
+  }
+
+  resume(): void {
+    this.#s.resume();
+  }
 }
 
 /** WebSocket (ws or wss): `raw` is the socket under it, for back-pressure. */
@@ -159,5 +170,13 @@ export class WsTransport implements ServerTransport {
 
   destroy(): void {
     this.#ws.terminate();
+  }
+
+  pause(): void {
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    this.#ws.resume();
   }
 }

@@ -14,7 +14,7 @@ function setup() {
   let destroyed = 0;
   const transport: ServerTransport = {
     kind: 'tcp', remote: 'test', buffered: 0, releasesWrites: false,
-    write: () => true, end: () => {}, destroy: () => { destroyed++; },
+    write: () => true, end: () => {}, destroy: () => { destroyed++; }, pause: () => {}, resume: () => {},
   };
   const owner = {
     onInternalError: (c: Connection, err: unknown, cmd: number) => { failures.push({ err, cmd }); c.destroy(); },
