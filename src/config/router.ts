@@ -13,6 +13,8 @@ export interface RouterConfig {
   linkWriteLimit: number;
   /** Offline pushes held while Redis is unreachable; beyond it the oldest are dropped. */
   pushBufferLimit: number;
+  /** Bytes of offline pushes held (waiting for Redis, or in flight to it). */
+  pushBufferLimitBytes: number;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Human-readable log lines (IMR_LOG_FORMAT=pretty, the default on a terminal) or JSON. */
   logPretty: boolean;
@@ -51,6 +53,7 @@ export function routerConfig(env: Env = process.env): RouterConfig {
     redisUrl: urlVar(env, 'IMR_REDIS_URL', ['redis:', 'rediss:']),
     linkWriteLimit: bytesVar(env, 'IMR_LINK_WRITE_LIMIT', 64 * 1024 * 1024, 64 * 1024),
     pushBufferLimit: intVar(env, 'IMR_PUSH_BUFFER_LIMIT', 100_000, 0),
+    pushBufferLimitBytes: bytesVar(env, 'IMR_PUSH_BUFFER_LIMIT_BYTES', 64 * 1024 * 1024, 64 * 1024),
     logLevel: enumVar(env, 'IMR_LOG_LEVEL', LOG_LEVELS, 'info'),
     logPretty: enumVar(env, 'IMR_LOG_FORMAT', ['json', 'pretty'] as const, process.stdout.isTTY === true ? 'pretty' : 'json') === 'pretty',
     allow: allowVar(env, 'IMR_ALLOW'),

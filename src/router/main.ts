@@ -26,7 +26,7 @@ if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'loc
 }
 
 const push = config.redisUrl !== undefined
-  ? new RedisPushSink(config.redisUrl, config.pushBufferLimit, log)
+  ? new RedisPushSink(config.redisUrl, config.pushBufferLimit, config.pushBufferLimitBytes, log)
   : new LogPushSink(log);
 const router = new Router(config, log, push);
 let port: number;

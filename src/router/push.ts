@@ -88,24 +88,36 @@ export class LogPushSink implements PushSink {
   async close(): Promise<void> {}
 }
 
+/** One pipeline at most in flight, of at most this many bytes of items (at least one item). */
+const PIPELINE_BYTES = 4 * 1024 * 1024;
+
+/** What an item holds in memory, near enough: its JSON text. */
+const weight = (it: PushItem) => it.json.length;
+
 /**
- * RPUSHes offline pushes to Redis, one pipeline per event-loop turn. Routing never waits for
- * it: while Redis is unreachable, items wait in a bounded buffer (oldest dropped and counted
- * beyond `limit`) and go out when the connection is ready again.
+ * RPUSHes offline pushes to Redis, one pipeline at a time. Routing never waits for it:
+ * while Redis is unreachable or slower than the pushes come, items wait in a buffer bounded
+ * in items (`limit`) and bytes (`limitBytes`, what is in flight included), the oldest dropped
+ * and counted beyond either, and go out as Redis takes them. An item is up to a whole
+ * message's content (32 KB, more as JSON): a count alone would not bound the memory.
  */
 export class RedisPushSink implements PushSink {
   readonly #redis: Redis;
   readonly #limit: number;
+  readonly #limitBytes: number;
   readonly #log: Logger;
   #pending: PushItem[] = [];
+  #pendingBytes = 0;
   #scheduled = false;
   #inFlight = 0;
+  #inFlightBytes = 0;
   #queued = 0;
   #pushed = 0;
   #dropped = 0;
 
-  constructor(url: string, limit: number, log: Logger) {
+  constructor(url: string, limit: number, limitBytes: number, log: Logger) {
     this.#limit = limit;
+    this.#limitBytes = limitBytes;
     this.#log = log;
     this.#redis = new Redis(url, {
       enableOfflineQueue: false,
@@ -119,13 +131,24 @@ export class RedisPushSink implements PushSink {
 
   push(items: PushItem[]): void {
     this.#queued += items.length;
-    for (const it of items) this.#pending.push(it);
-    const over = this.#pending.length - this.#limit;
-    if (over > 0) {
-      this.#pending.splice(0, over);
-      this.#dropped += over;
+    for (const it of items) {
+      this.#pending.push(it);
+      this.#pendingBytes += weight(it);
     }
+    this.#trim();
     this.#schedule();
+  }
+
+  /** The oldest waiting items go while more than the limits wait. */
+  #trim(): void {
+    let over = 0;
+    let bytes = this.#pendingBytes + this.#inFlightBytes;
+    const p = this.#pending;
+    while (over < p.length && (p.length - over > this.#limit || bytes > this.#limitBytes)) bytes -= weight(p[over++]!);
+    if (over === 0) return;
+    p.splice(0, over);
+    this.#pendingBytes = bytes - this.#inFlightBytes;
+    this.#dropped += over;
   }
 
   stats(): PushStats {
@@ -154,14 +177,22 @@ export class RedisPushSink implements PushSink {
   }
 
   #write(): void {
-    if (this.#redis.status !== 'ready' || this.#pending.length === 0) return;
-    const batch = this.#pending;
-    this.#pending = [];
+    if (this.#redis.status !== 'ready' || this.#pending.length === 0 || this.#inFlight > 0) return;
+    let n = 0;
+    let bytes = 0;
+    while (n < this.#pending.length && (n === 0 || bytes + weight(this.#pending[n]!) <= PIPELINE_BYTES)) bytes += weight(this.#pending[n++]!);
+    const batch = this.#pending.splice(0, n);
+    this.#pendingBytes -= bytes;
     const pipe = this.#redis.pipeline();
     for (const it of batch) pipe.rpush(it.queue, it.json);
     this.#inFlight += batch.length;
-    pipe.exec().then((results) => {
+    this.#inFlightBytes += bytes;
+    const done = () => {
       this.#inFlight -= batch.length;
+      this.#inFlightBytes -= bytes;
+    };
+    pipe.exec().then((results) => {
+      done();
       // An error reply about the item (say, the key holds another type) will not heal by
       // retrying: count it. Anything else (the connection closed under the pipeline, the
       // server refusing clients) is Redis being away: those items wait for the next connection.
@@ -178,9 +209,10 @@ export class RedisPushSink implements PushSink {
       this.#dropped += rejected;
       if (rejected > 0) this.#log.warn({ err: why, items: rejected }, 'redis rejected offline pushes');
       if (retry.length > 0) this.#requeue(retry);
+      else this.#schedule();
     }, (err: Error) => {
       // The connection went away mid-pipeline: keep the batch for the next connection.
-      this.#inFlight -= batch.length;
+      done();
       this.#log.warn({ err: err.message, items: batch.length }, 'redis push pipeline failed; will retry');
       this.#requeue(batch);
     });
@@ -189,11 +221,8 @@ export class RedisPushSink implements PushSink {
   /** Puts a failed batch back in front (bounded), to go out when Redis is ready again. */
   #requeue(batch: PushItem[]): void {
     this.#pending = batch.concat(this.#pending);
-    const over = this.#pending.length - this.#limit;
-    if (over > 0) {
-      this.#pending.splice(0, over);
-      this.#dropped += over;
-    }
+    for (const it of batch) this.#pendingBytes += weight(it);
+    this.#trim();
     if (this.#redis.status === 'ready') this.#schedule();
   }
 }

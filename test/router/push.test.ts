@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { codecs, encodeFrame } from '../../src/protocol/index.ts';
-import { pushItems, PushQueue } from '../../src/router/push.ts';
+import { pushItems, PushQueue, RedisPushSink } from '../../src/router/push.ts';
+import { createLogger } from '../../src/log/logger.ts';
 import { FakeLink } from '../helpers/link.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
@@ -88,6 +89,24 @@ test('Redis down: routing goes on, pushes wait in the buffer, then go out', asyn
   await redis.client.call('CONFIG', 'SET', 'maxclients', '10000');
   await eventually(async () => (await list(PushQueue.PEER)).length === 1, 10_000, 'buffered push written after Redis came back');
   assert.equal(JSON.parse((await list(PushQueue.PEER))[0]!), { appid: 1, sender: 5, receiver: 555, content: 'héllo' });
+});
+
+test('Redis away: the push buffer holds at most its bytes, the oldest dropped and counted; the newest go out after', async () => {
+  await redis.client.del('push_queue');
+  const sink = new RedisPushSink(redis.url, 100_000, 1024 * 1024, createLogger('test', 'silent'));
+  await eventually(async () => String(await redis.client.call('CLIENT', 'LIST')).split('\n').filter(Boolean).length >= 3, 5000, 'sink connected');
+  await redis.client.call('CONFIG', 'SET', 'maxclients', '1');
+  await redis.client.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+  const big = 'x'.repeat(100_000);
+  for (let i = 0; i < 100; i++) sink.push([{ queue: 'push_queue', json: `{"n":${i},"c":"${big}"}` }]);
+  const held = sink.stats();
+  assert.ok(held.buffered <= 10 && held.buffered >= 9, `about 1 MiB held: ${held.buffered} items`);
+  assert.is(held.dropped, 100 - held.buffered, 'the rest dropped, counted');
+  await redis.client.call('CONFIG', 'SET', 'maxclients', '10000');
+  await eventually(async () => (await list(PushQueue.PEER)).length === held.buffered, 10_000, 'what was held goes out');
+  const sent = (await list(PushQueue.PEER)).map((j) => (JSON.parse(j) as { n: number }).n);
+  assert.equal(sent, Array.from({ length: held.buffered }, (_, i) => 100 - held.buffered + i), 'the newest, in order');
+  await sink.close();
 });
 
 test.run();
