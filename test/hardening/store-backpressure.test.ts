@@ -11,7 +11,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Cmd, FrameDecoder, SERVER_CMDS, codecs, encodeFrame } from '../../src/protocol/index.ts';
 import { eventually, httpJson } from '../helpers/process.ts';
-import { startIm, token, type Im } from '../helpers/im.ts';
+import { login, startIm, token, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 6;
@@ -48,6 +48,18 @@ test(`${N} IMs of 32 KB written at once: the sender is paused and resumed, every
   assert.equal((await httpJson(im.httpPort, `/get_offline_count?appid=${APP}&uid=2`)).body, { data: { count: N } });
   assert.match((await httpJson(im.httpPort, '/metrics')).body, /im_store_pauses_total\{shard="0"\} [1-9]/);
   s.destroy();
+});
+
+test(`the same over WebSocket: held back and resumed, ${N} acknowledged and stored`, async () => {
+  const pauses = async () => ((await httpJson(im.httpPort, '/summary')).body.shards as { storePauses: number }[])[0]!.storePauses;
+  const before = await pauses();
+  const c = await login(im, APP, 11, { transport: 'ws' });
+  const content = Buffer.alloc(32_000, 0x62);
+  const acks = await Promise.all(Array.from({ length: N }, () => c.sendIM({ receiver: 12, content })));
+  assert.ok(acks.every((a) => a.status === 0));
+  assert.ok((await pauses()) > before, 'held back');
+  assert.equal((await httpJson(im.httpPort, `/get_offline_count?appid=${APP}&uid=12`)).body, { data: { count: N } });
+  c.destroy();
 });
 
 test.run();
