@@ -233,14 +233,21 @@ export class Messaging {
    */
   async posted(items: SaveItem[], o: { push?: { frame: OutFrame; to: number[] }; relay?: OutFrame[] } = {}): Promise<void> {
     const saved = await this.#save(items);
-    items.forEach((it, i) => {
-      const s = saved[i];
-      const f = s === undefined
-        ? o.relay?.[i] ?? outFrame(it.cmd, Flag.PUSH, Buffer.from(it.body))
-        : outFrame(Cmd.SYNC_NOTIFY, 0, encodeBody(codecs.SYNC_NOTIFY, { sync_key: s.key }, 2));
-      this.#routing.toUser(it.appid, it.owner, f);
-    });
-    if (o.push !== undefined) for (const uid of o.push.to) this.#routing.pushTo(items[0]!.appid, uid, o.push.frame);
+    const first = items[0];
+    if (first !== undefined && saved[0] === undefined && o.relay === undefined && items.every((it) => it.appid === first.appid && it.cmd === first.cmd && it.body === first.body)) {
+      // The store off, one message to many (system, group notification): one frame for all.
+      const f = outFrame(first.cmd, Flag.PUSH, Buffer.from(first.body));
+      this.#routing.toEach(first.appid, items.map((it) => it.owner), items.map(() => f), null);
+    } else {
+      items.forEach((it, i) => {
+        const s = saved[i];
+        const f = s === undefined
+          ? o.relay?.[i] ?? outFrame(it.cmd, Flag.PUSH, Buffer.from(it.body))
+          : outFrame(Cmd.SYNC_NOTIFY, 0, encodeBody(codecs.SYNC_NOTIFY, { sync_key: s.key }, 2));
+        this.#routing.toUser(it.appid, it.owner, f);
+      });
+    }
+    if (o.push !== undefined && first !== undefined) this.#routing.pushTo(first.appid, o.push.to, o.push.frame);
   }
 
   /** A notification posted to a super group: the group's queue, SYNC_GROUP_NOTIFY to its members. */

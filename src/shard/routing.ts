@@ -47,9 +47,10 @@ export class Routing {
     if (ch.linked && uids.length > 0) ch.publishEach(appid, uids, frames.map((f) => f.meta?.key ?? 0), frames[0]!);
   }
 
-  /** Offline push to one user, if online nowhere. */
-  pushTo(appid: number, uid: number, f: OutFrame): void {
-    if (!this.#table.isUserOnline(appid, uid)) this.#channel().push(appid, [uid], f);
+  /** Offline push to each of the users online nowhere here, as one hand-over. */
+  pushTo(appid: number, uids: readonly number[], f: OutFrame): void {
+    const offline = uids.filter((uid) => !this.#table.isUserOnline(appid, uid));
+    if (offline.length > 0) this.#channel().push(appid, offline, f);
   }
 
   toRoom(appid: number, room: number, f: OutFrame, exclude: Connection | null = null): void {

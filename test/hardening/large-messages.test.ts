@@ -175,6 +175,39 @@ test('an offline push to thousands of group members leaves in frames that each f
   }
 });
 
+test('a system message to many with the store off: a PUBLISH for each receiver, one PUSH for those not here', async () => {
+  const router = await recordingRouter();
+  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '2', IM_STORE: 'off' });
+  try {
+    const here = await login(im, APP, 3001);
+    const got = here.next('system');
+    const text = content(ROUTED_MAX_BODY, 8);
+    const r = await httpJson(im.httpPort, '/post_system_message', {
+      method: 'POST', body: JSON.stringify({ appid: APP, receivers: [3001, 3002, 3003], content: text.toString('latin1') }), headers: { 'content-type': 'application/json' },
+    });
+    assert.is(r.status, 413, 'the content as UTF-8 is over the limit');
+    const fits = 'é'.repeat(Math.floor(ROUTED_MAX_BODY / 2));
+    assert.is((await httpJson(im.httpPort, '/post_system_message', {
+      method: 'POST', body: JSON.stringify({ appid: APP, receivers: [3001, 3002, 3003], content: fits }), headers: { 'content-type': 'application/json' },
+    })).status, 200);
+    assert.is((await got)[0].content.toString(), fits);
+    const PUBLISH = codecs.PUBLISH.forVersion(0);
+    const PUSH = codecs.PUSH.forVersion(0);
+    await eventually(() => router.frames.some((f) => f.cmd === Cmd.PUSH), 5000, 'pushed');
+    await here.ping();
+    const published = router.frames.filter((f) => f.cmd === Cmd.PUBLISH).map((f) => PUBLISH.decode(f.body, 0, f.body.length) as { receiver: number; message: Buffer });
+    assert.equal(published.map((p) => p.receiver).sort(), [3001, 3002, 3003]);
+    for (const p of published) assert.ok(p.message.subarray(12).equals(Buffer.from(fits)), 'the whole message each');
+    const pushed = router.frames.filter((f) => f.cmd === Cmd.PUSH).map((f) => PUSH.decode(f.body, 0, f.body.length) as { receivers: number[] });
+    assert.equal(pushed.flatMap((p) => p.receivers).sort(), [3002, 3003], 'not the one online here');
+    assert.equal(router.errors, []);
+    here.destroy();
+  } finally {
+    await im.stop();
+    router.close();
+  }
+});
+
 test('a burst over IM_CHANNEL_QUEUE_LIMIT_BYTES drops its excess, counted, and keeps the router link', async () => {
   const router = await recordingRouter();
   const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '1', IM_STORE: 'off', IM_CHANNEL_QUEUE_LIMIT_BYTES: '1MiB', IM_LOG_LEVEL: 'info' });
