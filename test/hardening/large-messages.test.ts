@@ -143,6 +143,18 @@ async function recordingRouter(): Promise<{ port: number; frames: Frame[]; error
   };
 }
 
+/** An access server linked to a recording router only, for the duration of `fn`. */
+async function linkedToRecorder(env: Record<string, string>, fn: (router: Awaited<ReturnType<typeof recordingRouter>>, im: Im) => Promise<void>): Promise<void> {
+  const router = await recordingRouter();
+  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, ...env });
+  try {
+    await fn(router, im);
+  } finally {
+    await im.stop();
+    router.close();
+  }
+}
+
 async function bigGroup(im: Im, n: number): Promise<{ gid: number; members: number[] }> {
   const members = Array.from({ length: n }, (_, i) => 100_000 + i);
   const created = await httpJson(im.httpPort, '/create_group', {
@@ -153,9 +165,7 @@ async function bigGroup(im: Im, n: number): Promise<{ gid: number; members: numb
 }
 
 test('an offline push to thousands of group members leaves in frames that each fit', async () => {
-  const router = await recordingRouter();
-  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '1', IM_STORE: 'off' });
-  try {
+  await linkedToRecorder({ IM_SHARDS: '1', IM_STORE: 'off' }, async (router, im) => {
     const { gid, members } = await bigGroup(im, 5000);
     const sender = await login(im, APP, members[0]!);
     const text = content(2000, 6);
@@ -169,16 +179,11 @@ test('an offline push to thousands of group members leaves in frames that each f
     assert.equal(all.flatMap((p) => p.receivers).sort((x, y) => x - y), members.slice(1), 'each offline member once, not the sender');
     for (const p of all) assert.ok(p.message.subarray(12 + IM_FIELDS).equals(text), 'the whole message in each');
     sender.destroy();
-  } finally {
-    await im.stop();
-    router.close();
-  }
+  });
 });
 
 test('a system message to many with the store off: a PUBLISH for each receiver, one PUSH for those not here', async () => {
-  const router = await recordingRouter();
-  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '2', IM_STORE: 'off' });
-  try {
+  await linkedToRecorder({ IM_SHARDS: '2', IM_STORE: 'off' }, async (router, im) => {
     const here = await login(im, APP, 3001);
     const got = here.next('system');
     const text = content(ROUTED_MAX_BODY, 8);
@@ -202,16 +207,11 @@ test('a system message to many with the store off: a PUBLISH for each receiver, 
     assert.equal(pushed.flatMap((p) => p.receivers).sort(), [3002, 3003], 'not the one online here');
     assert.equal(router.errors, []);
     here.destroy();
-  } finally {
-    await im.stop();
-    router.close();
-  }
+  });
 });
 
 test('a burst over IM_CHANNEL_QUEUE_LIMIT_BYTES drops its excess, counted, and keeps the router link', async () => {
-  const router = await recordingRouter();
-  const im = await startIm({ IM_ROUTE_ADDRS: `127.0.0.1:${router.port}`, IM_SHARDS: '1', IM_STORE: 'off', IM_CHANNEL_QUEUE_LIMIT_BYTES: '1MiB', IM_LOG_LEVEL: 'info' });
-  try {
+  await linkedToRecorder({ IM_SHARDS: '1', IM_STORE: 'off', IM_CHANNEL_QUEUE_LIMIT_BYTES: '1MiB', IM_LOG_LEVEL: 'info' }, async (router, im) => {
     // A normal group's message is one PUBLISH per member: 300 × 32 KB is 9.6 MB at once.
     const { gid, members } = await bigGroup(im, 300);
     const sender = await login(im, APP, members[0]!);
@@ -229,10 +229,7 @@ test('a burst over IM_CHANNEL_QUEUE_LIMIT_BYTES drops its excess, counted, and k
     assert.not.ok(im.lines.some((l) => l.includes('router link down')));
     sender.destroy();
     other.destroy();
-  } finally {
-    await im.stop();
-    router.close();
-  }
+  });
 });
 
 test.run();
