@@ -75,8 +75,6 @@ export class RouterLink {
   #held: Buffer[] = [];
   #heldBytes = 0;
   #scheduled = false;
-  /** The current socket's unsent bytes after the last write. */
-  #sent = 0;
   /** The current socket's: does it take what is written? */
   #progress: WriteProgress | undefined;
   /** Why this side closed the current socket, if it did. */
@@ -165,7 +163,6 @@ export class RouterLink {
     let failure = 'closed';
     this.#cutFor = undefined;
     this.#progress = new WriteProgress(s, () => this.#stalled(s));
-    this.#sent = 0;
     s.on('connect', () => {
       this.state = 'up';
       this.connects++;
@@ -219,14 +216,9 @@ export class RouterLink {
    * socket that has stopped taking writes takes the link down; subscriptions always wait.
    */
   #room(bytes: number, publish: boolean): boolean {
-    const s = this.#socket!;
-    // The socket's backlog as of the last write only shrinks until the next one: it is
-    // asked again only when that says the limit may be reached.
-    if (this.#sent + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
-    this.#sent = s.writableLength;
-    if (this.#sent + this.#outBytes + bytes <= this.#limits.limitBytes) return true;
+    if (!this.#progress!.exceeds(this.#outBytes + bytes, this.#limits.limitBytes)) return true;
     if (this.#progress!.stalled()) {
-      this.#stalled(s);
+      this.#stalled(this.#socket!);
       return false;
     }
     if (!publish) return true;
@@ -273,6 +265,6 @@ export class RouterLink {
       this.framesOut += j - i;
       i = j;
     }
-    this.#sent = s.writableLength;
+    this.#progress!.wrote();
   }
 }

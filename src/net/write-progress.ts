@@ -19,10 +19,27 @@ export class WriteProgress {
   #taken = 0;
   #at = performance.now();
   #watching = false;
+  /** The socket's unsent bytes after the last write: they only shrink until the next one. */
+  #sent = 0;
 
   constructor(socket: net.Socket, onStall: () => void) {
     this.#socket = socket;
     this.#onStall = onStall;
+  }
+
+  /** After each write. */
+  wrote(): void {
+    this.#sent = this.#socket.writableLength;
+  }
+
+  /**
+   * Whether `bytes` more would pass `limit` with what the socket holds unsent. The socket is
+   * asked only when the backlog of the last write says the limit may be reached.
+   */
+  exceeds(bytes: number, limit: number): boolean {
+    if (this.#sent + bytes <= limit) return false;
+    this.#sent = this.#socket.writableLength;
+    return this.#sent + bytes > limit;
   }
 
   /**

@@ -34,8 +34,6 @@ export class Link {
   #seq = 0;
   #closeReason: LinkCloseReason | undefined;
   readonly #progress: WriteProgress;
-  /** The socket's unsent bytes after the last write. */
-  #sent = 0;
   framesOut = 0;
   /** Frames dropped: more than the write limit was waiting. */
   overLimit = 0;
@@ -57,16 +55,10 @@ export class Link {
 
   /** Queues a frame: a fresh header carrying this link's own seq, then the body as received. */
   forward(frame: Frame): void {
-    // The socket's backlog as of the last write: it only shrinks until the next one, so
-    // the socket is asked again only when this says the limit may be reached.
-    const size = HEADER_SIZE + frame.body.length;
-    if (this.#sent + this.#outBytes + size > this.#writeLimit) {
-      this.#sent = this.#socket.writableLength;
-      if (this.#sent + this.#outBytes + size > this.#writeLimit) {
-        if (this.#progress.stalled()) return this.close('write_limit');
-        this.overLimit++;
-        return this.#handlers.backlog(this);
-      }
+    if (this.#progress.exceeds(this.#outBytes + HEADER_SIZE + frame.body.length, this.#writeLimit)) {
+      if (this.#progress.stalled()) return this.close('write_limit');
+      this.overLimit++;
+      return this.#handlers.backlog(this);
     }
     const header = Buffer.allocUnsafe(HEADER_SIZE);
     writeHeader(header, 0, frame.body.length, ++this.#seq, frame.cmd, frame.version, frame.flag);
@@ -109,6 +101,6 @@ export class Link {
     this.#out = [];
     this.#outBytes = 0;
     this.#socket.write(buf);
-    this.#sent = this.#socket.writableLength;
+    this.#progress.wrote();
   }
 }

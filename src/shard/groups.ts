@@ -43,16 +43,9 @@ export class ShardGroups {
       if (r === GroupSend.MUTED) return c.send(ackFrame(f.seq, c.version, 0, 0, undefined));
       if (r !== GroupSend.OK) return c.send(ackFrame(f.seq, c.version, r, 0, undefined));
       this.#stats.messagesIn++;
-      // A normal group's message is saved once per member: it weighs that much.
-      const weight = this.#messaging.storing ? body.length * (g!.super ? 1 : g!.members.size) : 0;
-      if (weight > 0) c.saving(weight);
       this.#messaging.group(g!, m.sender, c.deviceNo, body, f.flag, c).then(
-        c.later(Cmd.GROUP_IM, (own) => {
-          if (weight > 0) c.saved(weight);
-          c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own));
-        }),
+        c.later(Cmd.GROUP_IM, (own) => c.send(ackFrame(f.seq, c.version, 0, g!.super ? Flag.SUPER_GROUP : 0, own))),
         (err: unknown) => {
-          if (weight > 0) c.saved(weight);
           this.#stats.storeFailures++;
           this.#log.warn({ err: (err as Error).message, conn: c.id }, 'GROUP_IM: the store failed; not delivered, not acknowledged');
         });

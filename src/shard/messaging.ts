@@ -54,14 +54,23 @@ export class Messaging {
     this.#o = o;
   }
 
-  get storing(): boolean {
-    return this.#store !== null;
-  }
-
   /** Saves, or with the store off pretends to (no keys). Rejects when the store fails. */
   async #save(items: SaveItem[]): Promise<(Saved | undefined)[]> {
     if (this.#store === null) return items.map(() => undefined);
     return this.#store.call({ op: 'save', items });
+  }
+
+  /**
+   * A client's save, weighed against what one client may have waiting for the store
+   * (Connection.saving) until it settles.
+   */
+  #saveFrom(c: Connection | null, bytes: number, items: SaveItem[]): Promise<(Saved | undefined)[]> {
+    const p = this.#save(items);
+    if (c === null || this.#store === null) return p;
+    c.saving(bytes);
+    const settled = () => c.saved(bytes);
+    p.then(settled, settled);
+    return p;
   }
 
   #failed(what: string, err: unknown, c?: Connection): void {
@@ -80,14 +89,7 @@ export class Messaging {
     if (store === null) return this.#deliverIM(c, f, receiver, body, undefined, undefined);
     const items: SaveItem[] = [{ ...user(c.appid, receiver), deviceId: c.deviceNo, cmd: Cmd.IM, body }];
     if (receiver !== c.uid) items.push({ ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.IM, body });
-    c.saving(body.length);
-    this.#save(items).then(c.later(Cmd.IM, ([toR, toS]) => {
-      c.saved(body.length);
-      this.#deliverIM(c, f, receiver, body, toR, toS);
-    }), (err: unknown) => {
-      c.saved(body.length);
-      this.#failed('IM', err, c);
-    });
+    this.#saveFrom(c, body.length, items).then(c.later(Cmd.IM, ([toR, toS]) => this.#deliverIM(c, f, receiver, body, toR, toS)), (err: unknown) => this.#failed('IM', err, c));
   }
 
   /** A peer IM to the receiver's queue and the sender's other devices, then its ACK. */
@@ -112,20 +114,15 @@ export class Messaging {
     this.#stats.messagesIn++;
     const body = Buffer.from(f.body);
     setTimestamp(body, Cmd.CUSTOMER_V2, seconds());
-    c.saving(body.length);
-    this.#save([
+    this.#saveFrom(c, body.length, [
       { ...user(m.receiver_appid, m.receiver), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
       { ...user(c.appid, c.uid), deviceId: c.deviceNo, cmd: Cmd.CUSTOMER_V2, body },
     ]).then(c.later(Cmd.CUSTOMER_V2, ([toR, toS]) => {
-      c.saved(body.length);
       const out = outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH, body, toR && meta(toR, true));
       this.#routing.toUser(m.receiver_appid, m.receiver, out, { push: out });
       this.#routing.toUser(c.appid, c.uid, outFrame(Cmd.CUSTOMER_V2, f.flag | Flag.PUSH | Flag.SELF, body, toS && meta(toS, true)), { exclude: c });
       c.send(ackFrame(f.seq, c.version, 0, 0, toS));
-    }), (err: unknown) => {
-      c.saved(body.length);
-      this.#failed('CUSTOMER_V2', err, c);
-    });
+    }), (err: unknown) => this.#failed('CUSTOMER_V2', err, c));
   }
 
   /**
@@ -137,13 +134,14 @@ export class Messaging {
     const cmd = Cmd.GROUP_IM;
     const sflag = flag | Flag.PUSH | (g.super ? Flag.SUPER_GROUP : 0);
     if (g.super || this.#store === null) {
-      const [s] = await this.#save([{ appid: g.appid, kind: QueueKind.GROUP, owner: g.id, deviceId: deviceNo, cmd, body }]);
+      const [s] = await this.#saveFrom(exclude, body.length, [{ appid: g.appid, kind: QueueKind.GROUP, owner: g.id, deviceId: deviceNo, cmd, body }]);
       const out = outFrame(cmd, sflag, body, s && meta(s, true, g.id));
       this.#routing.toGroup(g, out, sender, { exclude, push: out });
       return s;
     }
     const members = [...g.members.keys()];
-    const saved = await this.#save(members.map((uid) => ({ ...user(g.appid, uid), deviceId: deviceNo, cmd, body })));
+    // Saved once per member: it weighs that much.
+    const saved = await this.#saveFrom(exclude, body.length * members.length, members.map((uid) => ({ ...user(g.appid, uid), deviceId: deviceNo, cmd, body })));
     let own: Saved | undefined;
     const frames = members.map((uid, i) => {
       const s = saved[i]!;
