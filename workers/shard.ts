@@ -19,6 +19,7 @@ const log = createLogger(`im.shard${start.index}`, start.config.logLevel, start.
 const auth = createAuthenticator(start.config);
 const services = Comlink.wrap<MainServices>(endpoint(start.services));
 const channelPort = start.channel !== undefined ? new ChannelPort(start.channel) : undefined;
+const store = start.store !== undefined ? new StoreClient(start.store, start.config.storeTimeoutMs) : null;
 const shard = new Shard({
   index: start.index,
   config: start.config,
@@ -30,7 +31,7 @@ const shard = new Shard({
   auth,
   log,
   loadGroup: (appid, gid) => services.loadGroup(appid, gid),
-  store: start.store !== undefined ? new StoreClient(start.store, start.config.storeTimeoutMs) : null,
+  store,
 });
 
 // What routers send arrives from the Channel thread as hand-offs.
@@ -50,6 +51,7 @@ const control: ShardControl = {
     channelPort?.setPort(port);
     shard.delivery.listen(port);
   },
+  setStore: (port) => store?.setPort(port),
   gc: () => {
     if (start.config.testHooks) collectGarbage();
   },

@@ -12,7 +12,7 @@ import { createLogger } from '../src/log/logger.ts';
 
 const start = workerData as StoreStart;
 const log = createLogger('im.store', start.config.logLevel, start.config.logPretty);
-const { engine, name } = await createEngine(start.config);
+const { engine, name } = await createEngine(start.config, log);
 const service = new StoreService({ engine, name, retentionDays: start.config.storeRetentionDays, log });
 for (const port of start.ports) service.listen(port);
 
@@ -21,5 +21,8 @@ const control: StoreControl = {
   ping: () => service.ping(),
   addPort: (port) => service.listen(port),
   stop: () => service.close(),
+  crash: () => {
+    if (start.config.testHooks) setImmediate(() => process.exit(70));
+  },
 };
 Comlink.expose(control, endpoint(start.control));

@@ -112,6 +112,12 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
         await ctx.pool.crashChannel();
         sendJson(res, 200, { data: {} });
       },
+      '/debug/crash_store': async (req, _url, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+        if (ctx.pool.store === undefined) throw new HttpError(400, 'the store is off');
+        await ctx.pool.store.crash();
+        sendJson(res, 200, { data: {} });
+      },
       '/debug/crash_shard': async (req, url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         const shard = ctx.pool.shards[intParam(url, 'shard')];

@@ -8,8 +8,6 @@ import { ChannelPort } from '../threads/channel-port.ts';
 import type { ChannelControl, ChannelStart } from '../channel/control.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../shard/control.ts';
 import { endpoint } from '../threads/endpoint.ts';
-import type { StoreControl, StoreStart } from '../store/control.ts';
-import { StoreClient } from '../store/client.ts';
 import type { StoreStats } from '../store/protocol.ts';
 import type { ChannelStats } from '../channel/channel.ts';
 import type { PostRequest } from '../shard/control.ts';
@@ -17,22 +15,11 @@ import type { ShardReport } from '../shard/stats.ts';
 import { deadline } from '../threads/deadline.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import { releaseShard } from './release.ts';
+import { StoreSupervisor } from './store-supervisor.ts';
+import { portPairs } from '../threads/ports.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
-const STORE_ENTRY = new URL('../../workers/store.ts', import.meta.url);
-
-/** `n` message channels: their first ports (kept here) and their second (sent to a thread). */
-function portPairs(n: number): [MessagePort[], MessagePort[]] {
-  const ours: MessagePort[] = [];
-  const theirs: MessagePort[] = [];
-  for (let i = 0; i < n; i++) {
-    const { port1, port2 } = new MessageChannel();
-    ours.push(port1);
-    theirs.push(port2);
-  }
-  return [ours, theirs];
-}
 
 export interface ShardHandle {
   index: number;
@@ -60,7 +47,7 @@ export class ShardPool {
   /** The Channel thread, when routers are configured. */
   channel: { worker: Worker; control: Comlink.Remote<ChannelControl>; ready: boolean } | undefined;
   /** The message store thread, unless IM_STORE=off. */
-  store: { worker: Worker; control: Comlink.Remote<StoreControl>; client: StoreClient } | undefined;
+  readonly store: StoreSupervisor | undefined;
   readonly #config: ServerConfig;
   readonly #table: SubscriberTable;
   readonly #services: MainServices;
@@ -91,36 +78,11 @@ export class ShardPool {
       }
     }
     const toChannel: (MessagePort | undefined)[] = config.routeAddrs.length > 0 ? this.#spawnChannel() : new Array(n).fill(undefined);
-    const toStore: (MessagePort | undefined)[] = config.store !== 'off' ? this.#spawnStore() : new Array(n).fill(undefined);
+    if (config.store !== 'off') {
+      this.store = new StoreSupervisor({ config, log, resourceLimits: this.#limits(), rewire: (ports) => this.#rewireStore(ports) });
+    }
+    const toStore: (MessagePort | undefined)[] = this.store?.shardPorts ?? new Array(n).fill(undefined);
     for (let index = 0; index < n; index++) this.shards.push(this.#spawn(index, peers[index]!, toChannel[index], toStore[index], 0));
-  }
-
-  /**
-   * Starts the store thread; returns the port each shard asks it on. The main thread keeps
-   * one of its own (the HTTP API's reads). The store thread is not restarted if it dies:
-   * saves and syncs then fail by their deadline (no ACK, no reply) and /healthz says so.
-   */
-  #spawnStore(): MessagePort[] {
-    // One port per shard, and the last one the main thread's own.
-    const [mine, theirs] = portPairs(this.#config.shards + 1);
-    const own = mine.pop()!;
-    const { port1, port2 } = new MessageChannel();
-    const start: StoreStart = { config: this.#config, ports: theirs, control: port2 };
-    const worker = new Worker(STORE_ENTRY, { workerData: start, transferList: [...theirs, port2] as never, name: 'store', resourceLimits: this.#limits() });
-    let started = false;
-    worker.on('error', (err: Error) => {
-      this.#log.error({ err }, 'store worker failed');
-      // Not a fault to ride out: a server that cannot store must not start (exit 2, like bad configuration).
-      if (!started) {
-        const locked = /locked/i.test(err.message) ? ` (is another server using IM_STORE_DB=${this.#config.storeDb}?)` : '';
-        process.stderr.write(`im: the message store could not start: ${err.message}${locked}\n`);
-        process.exit(2);
-      }
-    });
-    worker.on('exit', (code) => { if (!this.#stopping) this.#log.error({ code }, 'store worker exited: messages are not stored or synced'); });
-    this.store = { worker, control: Comlink.wrap<StoreControl>(endpoint(port1)), client: new StoreClient(own, this.#config.storeTimeoutMs) };
-    this.store.control.ping().then(() => { started = true; }, () => {});
-    return mine;
   }
 
   /** V8 limits of the worker threads (IM_WORKER_YOUNG_MB: 0 leaves V8's own sizing). */
@@ -171,7 +133,8 @@ export class ShardPool {
 
   async storeStats(): Promise<StoreStats | undefined> {
     if (this.store === undefined) return undefined;
-    return deadline(this.store.control.stats(), this.#config.controlTimeoutMs, 'store stats').catch(() => undefined);
+    const restarts = this.store.restarts;
+    return deadline(this.store.control.stats(), this.#config.controlTimeoutMs, 'store stats').then((s) => ({ ...s, restarts }), () => undefined);
   }
 
   /** Each part's answer to a ping within `ms`: shards, the Channel ('standalone' when none), the store ('off'). */
@@ -231,10 +194,17 @@ export class ShardPool {
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
-    if (this.store !== undefined) {
-      await deadline(this.store.control.stop(), limit, 'store stop').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'store did not stop cleanly'));
-      await this.store.worker.terminate();
-    }
+    await this.store?.stop(limit);
+  }
+
+  /** A replacement store thread: each live shard asks it from now on (a dead one's successor gets a port when it starts). */
+  async #rewireStore(ports: MessagePort[]): Promise<void> {
+    // Behind any shard replacement in progress, which wires its shard to the store it found.
+    const wired = this.#replacing.then(() => Promise.all(this.shards.map((h, i) => (h.dead ? undefined
+      : deadline(h.control.setStore(Comlink.transfer(ports[i]!, [ports[i] as never])), this.#config.controlTimeoutMs, `shard ${i} setStore`)
+        .catch((err: unknown) => this.#log.error({ shard: i, err: (err as Error).message }, 'a shard did not take the new store port'))))));
+    this.#replacing = wired.then(() => {}, () => {});
+    await wired;
   }
 
   /**

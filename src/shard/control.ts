@@ -26,6 +26,8 @@ export interface ShardControl {
   setPeer(index: number, port: MessagePort): void;
   /** A restarted Channel thread's new port. */
   setChannel(port: MessagePort): void;
+  /** A restarted store thread's new port. */
+  setStore(port: MessagePort): void;
   /** Test hook (IM_TEST_HOOKS=1): the worker exits at once, as if it had crashed. */
   crash(): void;
   /** Test hook: a full garbage collection (when node runs with --expose-gc), for memory benchmarks. */

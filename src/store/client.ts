@@ -12,7 +12,9 @@ interface Pending {
  * A thread's side of the store thread: requests made in one event-loop turn go out as one
  * message (the store makes one transaction of their saves) and each resolves with its own
  * answer. Every request races a deadline: a store that does not answer in time fails the
- * request, as an unreachable one does (no ACK, no sync reply; the client retries).
+ * request, as an unreachable one does (no ACK, no sync reply; the client retries). A store
+ * thread that dies closes its end of the port: what was in flight fails at once, and so
+ * does every request until the replacement's port arrives (setPort).
  */
 export class StoreClient {
   #port: MessagePort;
@@ -28,14 +30,21 @@ export class StoreClient {
     this.#listen(port);
   }
 
-  /** A restarted store thread: ask the new one (what was in flight fails by its deadline). */
+  #lost = false;
+
+  /** A restarted store thread: ask the new one; what the old one still held fails now. */
   setPort(port: MessagePort): void {
-    this.#port.close();
+    const old = this.#port;
     this.#port = port;
+    this.#lost = false;
+    this.#batch = [];
+    old.close();
+    this.#failAll('the store thread was replaced');
     this.#listen(port);
   }
 
   call<K extends StoreRequest['op']>(req: Extract<StoreRequest, { op: K }>): Promise<StoreResults[K]> {
+    if (this.#lost) return Promise.reject(new StoreError('ERR_STORE_LOST', `the store thread is gone (${req.op}); it is being replaced`));
     const id = this.#nextId++;
     if (this.#batch.length === 0) setImmediate(this.#flush);
     this.#batch.push([id, req]);
@@ -49,7 +58,7 @@ export class StoreClient {
   }
 
   flush(): void {
-    if (this.#batch.length === 0) return;
+    if (this.#batch.length === 0 || this.#lost) return;
     const batch = this.#batch;
     this.#batch = [];
     this.#port.postMessage(batch);
@@ -66,6 +75,21 @@ export class StoreClient {
         else p.reject(new StoreError('ERR_STORE', err));
       }
     });
+    port.on('close', () => {
+      if (port !== this.#port) return;
+      this.#lost = true;
+      this.#batch = [];
+      this.#failAll('the store thread stopped');
+    });
     port.unref();
+  }
+
+  #failAll(why: string): void {
+    // Those batched but not yet posted are in #pending too.
+    for (const [id, p] of this.#pending) {
+      clearTimeout(p.timer);
+      this.#pending.delete(id);
+      p.reject(new StoreError('ERR_STORE_LOST', `${why} before it answered`));
+    }
   }
 }

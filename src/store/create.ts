@@ -1,12 +1,13 @@
 import type { ServerConfig } from '../config/server.ts';
+import type { Logger } from '../log/logger.ts';
 import { SqliteStore } from './sqlite.ts';
 import type { StoreEngine } from './types.ts';
 
 /** The engine IM_STORE names; PostgreSQL is loaded only when asked for. */
-export async function createEngine(config: ServerConfig): Promise<{ engine: StoreEngine; name: string }> {
+export async function createEngine(config: ServerConfig, log?: Logger): Promise<{ engine: StoreEngine; name: string }> {
   if (config.store === 'postgres') {
     const { PostgresStore } = await import('./postgres.ts');
-    return { engine: await PostgresStore.open(config.storeUrl!), name: 'postgres' };
+    return { engine: await PostgresStore.open(config.storeUrl!, log), name: 'postgres' };
   }
   return { engine: new SqliteStore(config.storeDb), name: 'sqlite' };
 }

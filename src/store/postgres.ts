@@ -1,4 +1,6 @@
 import postgres from 'postgres';
+import type { Logger } from '../log/logger.ts';
+import { driverGuarded } from './pg-driver-fix.ts';
 import { StoreError, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 /*
@@ -38,7 +40,8 @@ export class PostgresStore implements StoreEngine {
     this.#sql = sql;
   }
 
-  static async open(url: string): Promise<PostgresStore> {
+  static async open(url: string, log?: Logger): Promise<PostgresStore> {
+    if (!driverGuarded()) log?.warn('the PostgreSQL driver lacks the write guard of scripts/patch-postgres.ts: a lost connection can stop this thread; run npm install');
     const sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
     const s = new PostgresStore(sql);
     try {

@@ -35,6 +35,8 @@ export interface StoreStats {
   swept: number;
   /** Save latency (one batch, one transaction), microseconds. */
   saveUs: { count: number; p50: number; p99: number; max: number };
+  /** Times the store thread was replaced (filled in by the main thread). */
+  restarts?: number;
   /** This thread's V8 heap in use and its memory outside the heap (Buffers), bytes. */
   heapUsed: number;
   external: number;

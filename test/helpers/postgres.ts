@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
@@ -22,6 +22,10 @@ export interface Postgres {
   /** SIGSTOP / SIGCONT: the server hangs, then resumes (for "store unreachable" tests). */
   pause(): void;
   resume(): void;
+  /** As `pg_ctl restart -m fast`: a fast shutdown (every session cut), then the server again on the same port and data. */
+  restart(): Promise<void>;
+  /** Ends every client session from the server's side (pg_terminate_backend); resolves how many. */
+  terminateSessions(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -43,14 +47,15 @@ export async function startPostgres(): Promise<Postgres> {
   execFileSync(...run(bin('initdb'), ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']), { stdio: 'ignore' });
   // The port is picked just before the server binds it, and picked again if it was taken
   // meanwhile (another test file's server got it): the server then exits at once.
+  const launch = (port: number) => spawn(...run(bin('postgres'), [
+    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
+    '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+  ]), { stdio: 'ignore' });
   let port = 0;
   let proc: ChildProcess | undefined;
   for (let attempt = 1; proc === undefined; attempt++) {
     port = await freePort();
-    const p = spawn(...run(bin('postgres'), [
-      '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-      '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
-    ]), { stdio: 'ignore' });
+    const p = launch(port);
     try {
       await serving(p, `postgres://postgres@127.0.0.1:${port}/postgres`);
       proc = p;
@@ -71,12 +76,31 @@ export async function startPostgres(): Promise<Postgres> {
       execFileSync('kill', [sig, pid]);
     }
   };
+  let server: ChildProcess = proc;
   return {
     url,
     port,
     pause: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
+    async restart() {
+      // SIGINT is PostgreSQL's fast shutdown: sessions are ended, their transactions rolled back.
+      const exited = once(server, 'exit');
+      process.kill(Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]), 'SIGINT');
+      await exited;
+      server = launch(port);
+      await serving(server, url);
+    },
+    async terminateSessions() {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        const rows = await sql`SELECT pg_terminate_backend(pid) AS t FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'`;
+        return rows.filter((r) => r.t === true).length;
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    },
     async stop() {
+      const proc = server;
       try { signal('SIGCONT'); } catch { /* not paused */ }
       proc.kill('SIGINT');
       await Promise.race([once(proc, 'exit'), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
