@@ -13,7 +13,14 @@ import { createLogger } from '../src/log/logger.ts';
 const start = workerData as StoreStart;
 const log = createLogger('im.store', start.config.logLevel, start.config.logPretty);
 const { engine, name } = await createEngine(start.config, log);
-const service = new StoreService({ engine, name, retentionDays: start.config.storeRetentionDays, log });
+const service = new StoreService({
+  engine, name, retentionDays: start.config.storeRetentionDays, log,
+  // Ten times what a caller waits: by then every caller has given up on the call long ago.
+  hungMs: Math.max(5000, 10 * start.config.storeTimeoutMs),
+  // Thrown out of the thread: the main thread logs it (this thread's own last lines may
+  // not reach stdout) and replaces the thread.
+  onHung: (err) => { throw err; },
+});
 for (const port of start.ports) service.listen(port);
 
 const control: StoreControl = {

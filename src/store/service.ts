@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
-import type { SaveItem, StoreEngine } from './types.ts';
+import { StoreError, type SaveItem, type StoreEngine } from './types.ts';
 import { threadMemory } from '../threads/memory.ts';
 
 export interface StoreServiceOptions {
@@ -11,6 +11,13 @@ export interface StoreServiceOptions {
   /** 0: keep messages for ever. */
   retentionDays: number;
   log: Logger;
+  /**
+   * A task (one batch, one sweep) still unfinished after this long means the engine will
+   * never answer it (a driver stuck on a dead connection): `onHung` is called, and the
+   * store thread ends itself so that a fresh one, with a fresh driver, takes over.
+   */
+  hungMs: number;
+  onHung(err: StoreError): void;
 }
 
 const SWEEP_EVERY_MS = 1000;
@@ -30,7 +37,12 @@ export class StoreService {
   readonly #latency = latencyHistogram();
   #queue: Promise<void> = Promise.resolve();
   #sweeper: NodeJS.Timeout | undefined;
-  #up = true;
+  readonly #watchdog: NodeJS.Timeout;
+  /** When the task in progress began (0: none). */
+  #busySince = 0;
+  /** Saving and reading are healthy apart: a full disk fails saves while reads (and pings) succeed. */
+  #writesOk = true;
+  #readsOk = true;
   #saved = 0;
   #batches = 0;
   #syncs = 0;
@@ -46,6 +58,12 @@ export class StoreService {
       this.#sweeper = setInterval(() => this.#serially(() => this.#sweep()), SWEEP_EVERY_MS);
       this.#sweeper.unref();
     }
+    this.#watchdog = setInterval(() => {
+      if (this.#busySince === 0 || performance.now() - this.#busySince < o.hungMs) return;
+      clearInterval(this.#watchdog);
+      o.onHung(new StoreError('ERR_STORE_HUNG', `the message store (${this.#name}) has not answered a call for ${o.hungMs} ms`));
+    }, Math.min(1000, o.hungMs));
+    this.#watchdog.unref();
   }
 
   listen(port: MessagePort): void {
@@ -62,25 +80,39 @@ export class StoreService {
     };
   }
 
+  get #up(): boolean {
+    return this.#writesOk && this.#readsOk;
+  }
+
+  /** Whether the engine answers now and the last save succeeded. */
   async ping(): Promise<boolean> {
     try {
       await this.#engine.ping();
-      this.#up = true;
-    } catch {
-      this.#up = false;
+      this.#healthy('reads');
+    } catch (err) {
+      this.#failed(err, 'reads', false);
     }
     return this.#up;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    clearInterval(this.#watchdog);
     await this.#queue;
     await this.#engine.close();
   }
 
   /** Batches are served one after the other: a thread's requests keep their order. */
   #serially(fn: () => Promise<void>): Promise<void> {
-    this.#queue = this.#queue.then(fn, fn).catch((err: unknown) => this.#log.error({ err }, 'store task failed'));
+    const task = async () => {
+      this.#busySince = performance.now();
+      try {
+        await fn();
+      } finally {
+        this.#busySince = 0;
+      }
+    };
+    this.#queue = this.#queue.then(task, task).catch((err: unknown) => this.#log.error({ err }, 'store task failed'));
     return this.#queue;
   }
 
@@ -96,14 +128,14 @@ export class StoreService {
         this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
         this.#saved += all.length;
         this.#batches++;
-        this.#healthy();
+        this.#healthy('writes');
         let at = 0;
         for (const [id, items] of saves) {
           replies.push([id, null, saved.slice(at, at + items.length)]);
           at += items.length;
         }
       } catch (err) {
-        this.#failed(err);
+        this.#failed(err, 'writes');
         for (const [id] of saves) replies.push([id, (err as Error).message, undefined]);
       }
     }
@@ -111,9 +143,9 @@ export class StoreService {
       if (r.op === 'save') continue;
       try {
         replies.push([id, null, await this.#read(r)]);
-        this.#healthy();
+        this.#healthy(r.op === 'ack' ? 'writes' : 'reads');
       } catch (err) {
-        this.#failed(err);
+        this.#failed(err, r.op === 'ack' ? 'writes' : 'reads');
         replies.push([id, (err as Error).message, undefined]);
       }
     }
@@ -136,18 +168,23 @@ export class StoreService {
     try {
       this.#swept += await this.#engine.sweep(Date.now() - this.#retentionMs, SWEEP_ROWS);
     } catch (err) {
-      this.#failed(err);
+      this.#failed(err, 'writes');
     }
   }
 
-  #healthy(): void {
-    if (!this.#up) this.#log.info({ store: this.#name }, 'message store reachable again');
-    this.#up = true;
+  #healthy(what: 'reads' | 'writes'): void {
+    const was = this.#up;
+    if (what === 'reads') this.#readsOk = true;
+    else this.#writesOk = true;
+    if (!was && this.#up) this.#log.info({ store: this.#name }, 'message store reachable again');
   }
 
-  #failed(err: unknown): void {
-    this.#errors++;
-    if (this.#up) this.#log.error({ store: this.#name, err: (err as Error).message }, 'message store failed');
-    this.#up = false;
+  /** One log line when the store goes from healthy to failing, not one per failed call. */
+  #failed(err: unknown, what: 'reads' | 'writes', counted = true): void {
+    if (counted) this.#errors++;
+    const was = this.#up;
+    if (what === 'reads') this.#readsOk = false;
+    else this.#writesOk = false;
+    if (was) this.#log.error({ store: this.#name, failing: what, err: (err as Error).message }, 'message store failed');
   }
 }

@@ -105,4 +105,25 @@ test('the store thread killed under load: replaced, saves resume, the same', asy
   await eventually(async () => (await httpJson(im.httpPort, '/healthz')).body.ok === true, 10_000, 'healthy again');
 });
 
+test('a store call that never returns (PostgreSQL hung): the store thread replaces itself, and saving resumes once PostgreSQL does', async () => {
+  // A short store deadline makes the watchdog's limit 5 s (ten deadlines, at least 5 s).
+  const im2 = await startIm({ IM_STORE: 'postgres', IM_STORE_URL: pg.url, IM_SHARDS: '1', IM_STORE_TIMEOUT_MS: '500', IM_LOG_LEVEL: 'info' });
+  const a = await login(im2, APP, 11, { ackTimeoutMs: 2000 });
+  try {
+    assert.is((await a.sendIM({ receiver: 12, content: 'before' })).status, 0);
+    pg.pause();
+    try {
+      await a.sendIM({ receiver: 12, content: 'while hung' }).then(() => assert.unreachable('acknowledged while PostgreSQL hangs'), () => {});
+      await eventually(() => im2.lines.some((l) => l.includes('has not answered a call for')), 15_000, 'the watchdog fired');
+      await eventually(() => im2.lines.some((l) => l.includes('store restarted')), 10_000, 'the store thread replaced');
+    } finally {
+      pg.resume();
+    }
+    await eventually(async () => (await a.sendIM({ receiver: 12, content: 'after' }).then((x) => x.status, () => -1)) === 0, 15_000, 'saving resumed');
+  } finally {
+    a.destroy();
+    assert.is(await im2.stop(), 0);
+  }
+});
+
 test.run();
