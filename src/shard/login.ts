@@ -1,4 +1,5 @@
-import { AuthStatus, Platform, ProtocolError, ProtocolErrorCode, codecs, joinI64, type Frame } from '../protocol/index.ts';
+import { AuthStatus, Platform, ProtocolError, ProtocolErrorCode, codecs, type Frame } from '../protocol/index.ts';
+import { deviceNumber } from '../protocol/device.ts';
 import { AuthError, AuthErrorCode, type Authenticator } from '../auth/auth.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
 import type { Logger } from '../log/logger.ts';
@@ -58,20 +59,4 @@ export async function login(x: LoginContext, c: Connection, f: Frame): Promise<v
   x.stats.logins++;
   c.send(authStatus(AuthStatus.OK));
   x.log.debug({ conn: c.id, uid: c.uid, appid: c.appid, platform: c.platform, kind: c.kind }, 'authenticated');
-}
-
-/**
- * The number the store records as a message's device (STORE.md §2, device_ID), derived from
- * the client's device id and platform so that no registry (Redis) is needed: a 52-bit
- * string hash, never 0. WEB and an empty device id are 0: such a connection never sees SELF.
- */
-export function deviceNumber(deviceId: string, platform: number): number {
-  if (deviceId === '' || platform === Platform.WEB) return 0;
-  let hi = 0x811c9dc5, lo = 0x01000193;
-  const s = `${deviceId}_${platform}`;
-  for (let i = 0; i < s.length; i++) {
-    hi = Math.imul(hi ^ s.charCodeAt(i), 0x01000193) >>> 0;
-    lo = Math.imul(lo ^ hi, 0x5bd1e995) >>> 0;
-  }
-  return joinI64(hi & 0xfffff, lo) || 1;
 }

@@ -162,10 +162,11 @@ export class Messaging {
     const q = user(c.appid, c.uid);
     this.#inTurn(c, 'sync', (done) => (async () => {
       const from = m.sync_key > 0 ? m.sync_key : await store.call({ op: 'acked', appid: c.appid, uid: c.uid, gid: 0 });
-      let page = await store.call({ op: 'page', q, after: from, limit: this.#o.syncLimit });
       const hard = this.#o.syncHardLimit;
-      // A backlog past the hard limit: only its newest part is offered.
-      if (hard > 0 && page.newest - from > hard) page = await store.call({ op: 'page', q, after: page.newest - hard, limit: this.#o.syncLimit });
+      // A backlog past the hard limit: only its newest `hard` messages are offered. Counted
+      // in messages, not keys: imported keys (ims message ids) are far apart.
+      const skipTo = hard > 0 ? await store.call({ op: 'nthNewest', q, after: from, n: hard + 1 }) : 0;
+      const page = await store.call({ op: 'page', q, after: Math.max(from, skipTo), limit: this.#o.syncLimit });
       return { from, page };
     })().then(c.later(Cmd.SYNC, ({ from, page }) => {
       const k = (b: number) => encodeBody(codecs.SYNC_BEGIN, { sync_key: b }, 2);

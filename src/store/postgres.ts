@@ -1,7 +1,7 @@
 import postgres from 'postgres';
 import type { Logger } from '../log/logger.ts';
 import { driverGuarded } from './pg-driver-fix.ts';
-import { StoreError, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 /*
  * The same tables as the embedded engine, for several access servers sharing one store.
@@ -33,7 +33,7 @@ const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
  * queue rows in one sorted order, so two servers' batches cannot deadlock on each other.
  * Driver: `postgres` (pure JavaScript, no native build, pipelines queries on a connection).
  */
-export class PostgresStore implements StoreEngine {
+export class PostgresStore implements StoreEngine, ImportTarget {
   readonly #sql: postgres.Sql;
 
   private constructor(sql: postgres.Sql) {
@@ -128,6 +128,14 @@ export class PostgresStore implements StoreEngine {
     return { messages: rows.map(toMessage).reverse(), newest: await this.#newest(q), more: false };
   }
 
+  async nthNewest(q: QueueRef, after: number, n: number): Promise<number> {
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`
+      SELECT key FROM im_messages WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after}
+      ORDER BY key DESC LIMIT 1 OFFSET ${n - 1}`;
+    return rows.length === 0 ? 0 : num(rows[0]!.key);
+  }
+
   async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
     await this.#ready();
     const rows = await this.#sql<Row[]>`
@@ -161,6 +169,56 @@ export class PostgresStore implements StoreEngine {
       DELETE FROM im_messages WHERE (appid, kind, owner, key) IN (
         SELECT appid, kind, owner, key FROM im_messages WHERE saved_at < ${beforeMs} LIMIT ${max})`;
     return r.count;
+  }
+
+  async importMessages(items: ImportedMessage[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const newest = new Map<string, { appid: number; kind: number; owner: number; last_key: number }>();
+    for (const it of items) {
+      const q = newest.get(qid(it));
+      if (q === undefined) newest.set(qid(it), { appid: it.appid, kind: it.kind, owner: it.owner, last_key: it.key });
+      else if (q.last_key < it.key) q.last_key = it.key;
+    }
+    const queues = [...newest.values()].sort((a, b) => a.appid - b.appid || a.kind - b.kind || a.owner - b.owner);
+    const rows = items.map((it) => ({ appid: it.appid, kind: it.kind, owner: it.owner, key: it.key, device_id: it.deviceId, cmd: it.cmd, body: it.body, saved_at: it.savedAt }));
+    await this.#ready();
+    try {
+      return await this.#sql.begin(async (tx) => {
+        await tx`
+          INSERT INTO im_queues ${tx(queues, 'appid', 'kind', 'owner', 'last_key')}
+          ON CONFLICT (appid, kind, owner) DO UPDATE SET last_key = greatest(im_queues.last_key, excluded.last_key)`;
+        let written = 0;
+        for (let i = 0; i < rows.length; i += 1000) {
+          const r = await tx`INSERT INTO im_messages ${tx(rows.slice(i, i + 1000), 'appid', 'kind', 'owner', 'key', 'device_id', 'cmd', 'body', 'saved_at')} ON CONFLICT DO NOTHING`;
+          written += r.count;
+        }
+        return written;
+      });
+    } catch (err) {
+      throw new StoreError('ERR_STORE_WRITE', `importing ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async importAcked(keys: AckedKey[]): Promise<void> {
+    if (keys.length === 0) return;
+    await this.#ready();
+    await this.#sql.begin(async (tx) => {
+      for (let i = 0; i < keys.length; i += 1000) {
+        await tx`
+          INSERT INTO im_acked_keys ${tx(keys.slice(i, i + 1000), 'appid', 'uid', 'gid', 'key')}
+          ON CONFLICT (appid, uid, gid) DO UPDATE SET key = greatest(im_acked_keys.key, excluded.key)`;
+      }
+    });
+  }
+
+  async occupied(queues: QueueRef[]): Promise<QueueRef[]> {
+    if (queues.length === 0) return [];
+    await this.#ready();
+    const rows = await this.#sql<Row[]>`
+      SELECT q.appid, q.kind, q.owner FROM im_queues q
+      JOIN unnest(${queues.map((x) => x.appid)}::bigint[], ${queues.map((x) => x.kind)}::smallint[], ${queues.map((x) => x.owner)}::bigint[]) AS t(appid, kind, owner)
+        ON q.appid = t.appid AND q.kind = t.kind AND q.owner = t.owner`;
+    return rows.map((r) => ({ appid: num(r.appid), kind: num(r.kind) as QueueRef['kind'], owner: num(r.owner) }));
   }
 
   async ping(): Promise<void> {

@@ -5,6 +5,7 @@ export type StoreRequest =
   | { op: 'save'; items: SaveItem[] }
   | { op: 'page'; q: QueueRef; after: number; limit: number }
   | { op: 'newestPage'; q: QueueRef; after: number; limit: number }
+  | { op: 'nthNewest'; q: QueueRef; after: number; n: number }
   | { op: 'latest'; appid: number; uid: number; cmds: number[]; limit: number }
   | { op: 'acked'; appid: number; uid: number; gid: number }
   | { op: 'ack'; appid: number; uid: number; gid: number; key: number }
@@ -14,6 +15,7 @@ export interface StoreResults {
   save: Saved[];
   page: Page;
   newestPage: Page;
+  nthNewest: number;
   latest: StoredMessage[];
   acked: number;
   ack: undefined;

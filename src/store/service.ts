@@ -157,6 +157,7 @@ export class StoreService {
     switch (r.op) {
       case 'page': this.#syncs++; return e.page(r.q, r.after, r.limit);
       case 'newestPage': this.#syncs++; return e.newestPage(r.q, r.after, r.limit);
+      case 'nthNewest': return e.nthNewest(r.q, r.after, r.n);
       case 'latest': return e.latest(r.appid, r.uid, r.cmds, r.limit);
       case 'acked': return e.acked(r.appid, r.uid, r.gid);
       case 'ack': return e.ack(r.appid, r.uid, r.gid, r.key);

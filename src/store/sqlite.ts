@@ -1,7 +1,7 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StoreError, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queues (
@@ -35,7 +35,7 @@ const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
  * once; the operating system writes it to disk at the next checkpoint or within its own
  * write-back delay, so a host crash may lose the last moments of commits.
  */
-export class SqliteStore implements StoreEngine {
+export class SqliteStore implements StoreEngine, ImportTarget {
   readonly #db: DatabaseSync;
   readonly #last = new Map<string, number>();
   readonly #readLast: StatementSync;
@@ -45,6 +45,7 @@ export class SqliteStore implements StoreEngine {
   readonly #page: StatementSync;
   readonly #newestPage: StatementSync;
   readonly #count: StatementSync;
+  readonly #nthNewest: StatementSync;
   readonly #acked: StatementSync;
   readonly #ack: StatementSync;
   readonly #oldest: StatementSync;
@@ -70,6 +71,7 @@ export class SqliteStore implements StoreEngine {
     this.#insertMany = db.prepare(insert + Array.from({ length: ROWS_PER_INSERT }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
     this.#page = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key LIMIT ?');
     this.#newestPage = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT ?');
+    this.#nthNewest = db.prepare('SELECT key FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT 1 OFFSET ?');
     this.#count = db.prepare('SELECT count(*) AS n FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND key > ?');
     this.#acked = db.prepare('SELECT key FROM acked_keys WHERE appid = ? AND uid = ? AND gid = ?');
     this.#ack = db.prepare('INSERT INTO acked_keys (appid, uid, gid, key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET key = max(key, excluded.key)');
@@ -125,6 +127,11 @@ export class SqliteStore implements StoreEngine {
     return { messages: rows.map(toMessage).reverse(), newest: this.#lastOf(qid(q), q), more: false };
   }
 
+  async nthNewest(q: QueueRef, after: number, n: number): Promise<number> {
+    const r = this.#nthNewest.get(q.appid, q.kind, q.owner, after, n - 1) as Row | undefined;
+    return r === undefined ? 0 : num(r.key);
+  }
+
   async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
     const rows = this.#db.prepare(
       `SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND cmd IN (${cmds.map(() => '?').join(',')}) ORDER BY key DESC LIMIT ?`,
@@ -149,6 +156,45 @@ export class SqliteStore implements StoreEngine {
     const first = this.#oldest.get() as Row | undefined;
     if (first === undefined || num(first.saved_at) >= beforeMs) return 0;
     return num(this.#sweep.run(num(first.id), num(first.id) + max, beforeMs).changes);
+  }
+
+  async importMessages(items: ImportedMessage[]): Promise<number> {
+    const db = this.#db;
+    const insert = db.prepare('INSERT OR IGNORE INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const raise = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = max(last_key, excluded.last_key)');
+    const newest = new Map<string, [QueueRef, number]>();
+    let written = 0;
+    this.#inTransaction(`importing ${items.length} messages`, () => {
+      for (const it of items) {
+        written += Number(insert.run(it.appid, it.kind, it.owner, it.key, it.deviceId, it.cmd, it.body, it.savedAt).changes);
+        const id = qid(it);
+        if ((newest.get(id)?.[1] ?? 0) < it.key) newest.set(id, [it, it.key]);
+      }
+      for (const [q, key] of newest.values()) raise.run(q.appid, q.kind, q.owner, key);
+    });
+    for (const id of newest.keys()) this.#last.delete(id);
+    return written;
+  }
+
+  async importAcked(keys: AckedKey[]): Promise<void> {
+    this.#inTransaction(`importing ${keys.length} acknowledged keys`, () => {
+      for (const k of keys) this.#ack.run(k.appid, k.uid, k.gid, k.key);
+    });
+  }
+
+  async occupied(queues: QueueRef[]): Promise<QueueRef[]> {
+    return queues.filter((q) => this.#readLast.get(q.appid, q.kind, q.owner) !== undefined);
+  }
+
+  #inTransaction(what: string, fn: () => void): void {
+    this.#db.exec('BEGIN');
+    try {
+      fn();
+      this.#db.exec('COMMIT');
+    } catch (err) {
+      try { this.#db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      throw new StoreError('ERR_STORE_WRITE', `${what} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   async ping(): Promise<void> {

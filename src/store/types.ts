@@ -55,6 +55,8 @@ export interface StoreEngine {
   page(q: QueueRef, after: number, limit: number): Promise<Page>;
   /** The newest `limit` messages after `after`, oldest first (super-group sync). */
   newestPage(q: QueueRef, after: number, limit: number): Promise<Page>;
+  /** The key of the n-th newest message after `after` (n = 1: the newest); 0 when it holds fewer. */
+  nthNewest(q: QueueRef, after: number, n: number): Promise<number>;
   /** The newest `limit` messages of the given cmds, oldest first. */
   latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]>;
   /** The acknowledged key: the user's (gid 0) or the user's in a super group. */
@@ -76,4 +78,33 @@ export class StoreError extends Error {
     super(message, options);
     this.code = code;
   }
+}
+
+/** A message written with the key it already has (an import): keys need not be 1, 2, 3… */
+export interface ImportedMessage extends SaveItem {
+  key: number;
+  /** When it was saved (ms), for retention. */
+  savedAt: number;
+}
+
+export interface AckedKey {
+  appid: number;
+  uid: number;
+  /** 0: the user's key; else the user's key in that super group. */
+  gid: number;
+  key: number;
+}
+
+/** What bin/im-import writes through, besides the engine itself. */
+export interface ImportTarget {
+  /**
+   * Writes messages at their own keys in one transaction; a key its queue already holds is
+   * left as it is. Each queue's last key becomes the greatest it holds, so a message saved
+   * later gets a key above every imported one. Resolves how many were written.
+   */
+  importMessages(items: ImportedMessage[]): Promise<number>;
+  /** Raises acknowledged keys (as `ack`, many in one transaction). */
+  importAcked(keys: AckedKey[]): Promise<void>;
+  /** Those of `queues` that already hold (or held) messages. */
+  occupied(queues: QueueRef[]): Promise<QueueRef[]>;
 }
