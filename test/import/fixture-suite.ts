@@ -166,5 +166,33 @@ export function fixtureSuite(name: string, store: () => Promise<{ env: Record<st
     assert.match(forced.stdout, /messages written: 0; 732 already there \(kept\)/);
   });
 
+  s('small pages over imported keys: SYNC_NOTIFY continues after the last key sent; the hard limit offers the newest messages', async () => {
+    // The first server was stopped by the test before.
+    const small = await startIm({ ...target.env, IM_SHARDS: '1', IM_GROUP_DB: groupDb(e), IM_SYNC_LIMIT: '10', IM_SYNC_HARD_LIMIT: '20' });
+    try {
+      // User 1's queue: what was imported, then its own copy of the message sent after the switch.
+      const imported = e.queues.peer[`${e.appid}:1`]!;
+      const queue = [...imported.map((m) => ({ key: m.key, content: m.content })), { key: imported.at(-1)!.key + 1, content: 'after the switch' }];
+      assert.ok(queue.length > 30);
+      const texts = (r: { messages: SyncedMessage[] }) => r.messages.map((m) => (m.body as { content: Buffer }).content.toString());
+      const c = await login(small, e.appid, 1, { deviceId: 'pages', platform: 2 });
+      try {
+        const notify = c.next('sync_notify');
+        const first = await c.sync(0);
+        // More than 20 waiting, at most 20 offered: the newest 20, in pages of 10.
+        assert.equal(texts(first), queue.slice(-20, -10).map((m) => m.content));
+        assert.is(first.key, queue.at(-11)!.key);
+        assert.is((await notify)[0].sync_key, first.key + 1);
+        const second = await c.sync(first.key);
+        assert.equal(texts(second), queue.slice(-10).map((m) => m.content));
+        assert.is(second.key, queue.at(-1)!.key);
+      } finally {
+        c.destroy();
+      }
+    } finally {
+      assert.is(await small.stop(), 0);
+    }
+  });
+
   s.run();
 }
