@@ -59,36 +59,43 @@ export async function stillWritten(files: LogFile[], ms: number): Promise<boolea
 }
 
 /**
- * Every record of one file in order, read in 4 MiB chunks (a record's body is a view into
- * the chunk: copy what outlives the step). Stops at a torn or corrupt record and reports it.
+ * Every record of one file in order, read in 4 MiB chunks into one buffer that is reused
+ * (a fresh one per read would leave hundreds of MiB of dead chunks for the collector). A
+ * record's body is a view into that buffer: copy what outlives the step. Stops at a torn or
+ * corrupt record and reports it.
  */
 export async function* readFileRecords(f: LogFile, onDamage: (d: Damage) => void, onBytes?: (n: number) => void): AsyncGenerator<LogRecord> {
   const fh = await open(f.path, 'r');
+  // Room for a chunk after the unread tail of the one before (at most one record).
+  const buf = Buffer.allocUnsafe(CHUNK + LOG.MAX_BODY + LOG.OVERHEAD);
   try {
     let pos = LOG.HEADER;
-    let buf = Buffer.alloc(0);
+    let filled = 0;
     let base = LOG.HEADER;
     let eof = false;
     for (;;) {
       if (!eof) {
-        const chunk = Buffer.allocUnsafe(CHUNK);
-        const { bytesRead } = await fh.read(chunk, 0, CHUNK, pos);
+        const { bytesRead } = await fh.read(buf, filled, CHUNK, pos);
         pos += bytesRead;
+        filled += bytesRead;
         onBytes?.(bytesRead);
         eof = bytesRead === 0 || pos >= f.size;
-        buf = buf.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([buf, chunk.subarray(0, bytesRead)]);
       }
+      const view = buf.subarray(0, filled);
       let at = 0;
       for (;;) {
-        if (at === buf.length && eof) return;
-        if (at === buf.length) break;
-        const r = decodeRecord(buf, at, eof, f.no, f.name, base);
+        if (at === filled) {
+          if (eof) return;
+          break;
+        }
+        const r = decodeRecord(view, at, eof, f.no, f.name, base);
         if (r === 'more') break;
         if ('kind' in r) return onDamage(r);
         yield r.rec;
         at += r.length;
       }
-      buf = buf.subarray(at);
+      buf.copyWithin(0, at, filled);
+      filled -= at;
       base += at;
     }
   } finally {

@@ -101,7 +101,7 @@ function printProgress(p: Progress): void {
 
 function printReport(r: ImportReport, where: string, acked: number | undefined, devicesMapped: number | undefined, ms: number): void {
   const lines = [
-    `im-import: done in ${(ms / 1000).toFixed(1)} s, into the ${where}`,
+    `im-import: done in ${(ms / 1000).toFixed(1)} s (${Math.round(r.written / Math.max(ms / 1000, 0.001))} messages/s, peak memory ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB), into the ${where}`,
     `  files: ${r.files.map((f) => `${f.name} (${f.bytes} bytes)`).join(', ')}`,
     `  message records: ${Object.entries(r.messages).map(([k, n]) => `${k} ${n}`).join(', ') || 'none'}`,
     `  queue entries: ${r.userEntries} in user queues (${r.normalGroupCopies} of them normal-group copies), ${r.groupEntries} in super-group queues`,

@@ -24,6 +24,8 @@ export interface Postgres {
   resume(): void;
   /** As `pg_ctl restart -m fast`: a fast shutdown (every session cut), then the server again on the same port and data. */
   restart(): Promise<void>;
+  /** Drops the message store's tables (a benchmark's next round starts empty). */
+  reset(): Promise<void>;
   /** Ends every client session from the server's side (pg_terminate_backend); resolves how many. */
   terminateSessions(): Promise<number>;
   stop(): Promise<void>;
@@ -89,6 +91,14 @@ export async function startPostgres(): Promise<Postgres> {
       await exited;
       server = launch(port);
       await serving(server, url);
+    },
+    async reset() {
+      const sql = postgres(url, { max: 1, onnotice: () => {} });
+      try {
+        await sql`DROP TABLE IF EXISTS im_messages, im_queues, im_acked_keys`;
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
     },
     async terminateSessions() {
       const sql = postgres(url, { max: 1, onnotice: () => {} });
