@@ -3,6 +3,8 @@
  * (the config modules), validated, and a value that does not parse stops start-up with a
  * ConfigError naming the variable.
  */
+import { maskCredentials } from '../log/redact.ts';
+
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
   readonly code = 'ERR_CONFIG';
@@ -85,17 +87,18 @@ export function addrListVar(env: Env, name: string): HostPort[] {
 export function urlVar(env: Env, name: string, protocols: readonly string[]): string | undefined {
   const v = raw(env, name);
   if (v === undefined) return undefined;
-  const suggestion = `${protocols[0]}//${v}`;
+  // The value may hold a password: messages show it masked.
+  const suggestion = `${protocols[0]}//${maskCredentials(v)}`;
   let u: URL;
   try {
     u = new URL(v);
   } catch {
-    throw new ConfigError(name, `"${v}" is not a URL; did you mean ${suggestion}?`);
+    throw new ConfigError(name, `"${maskCredentials(v)}" is not a URL; did you mean ${suggestion}?`);
   }
   if (!protocols.includes(u.protocol)) {
     // `127.0.0.1:6379` parses as a URL whose scheme is "127.0.0.1:".
     const hostPort = /^[\w.-]+:\d+$/.test(v) || u.host === '';
-    throw new ConfigError(name, hostPort ? `"${v}" has no scheme; did you mean ${suggestion}?` : `must use ${protocols.join(' or ')}, got ${u.protocol}`);
+    throw new ConfigError(name, hostPort ? `"${maskCredentials(v)}" has no scheme; did you mean ${suggestion}?` : `must use ${protocols.join(' or ')}, got ${u.protocol}`);
   }
   return v;
 }

@@ -1,14 +1,16 @@
 import { describe } from '../config/env.ts';
 import type { Loaded } from '../config/load.ts';
 import type { Logger } from './logger.ts';
+import { shownValue } from './redact.ts';
 
 /**
- * The start-up report of a configuration: every value (secrets hidden), where each set variable
+ * The start-up report of a configuration: every value (secrets hidden, URLs without their
+ * passwords: logs go to journald and collectors), where each set variable
  * came from, and one warning naming the configuration file's keys that are not used. Pretty
  * mode writes it for a person on stderr; JSON mode makes log records of it.
  */
 export function reportConfig(log: Logger, program: string, pretty: boolean, shown: object, loaded: Loaded<unknown>, secrets: readonly string[] = []): void {
-  const hidden = Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, secrets.includes(k) && v !== undefined ? '(set)' : v]));
+  const hidden = Object.fromEntries(Object.entries(shown).map(([k, v]) => [k, secrets.includes(k) && v !== undefined ? '(set)' : shownValue(v)]));
   const sources = Object.entries(loaded.sources).sort(([a], [b]) => a.localeCompare(b));
   if (pretty) {
     const from = sources.length === 0 ? '  (everything is a default)' : `${sources.map(([k, v]) => `  ${k}: ${v}`).join('\n')}\n  (the rest are defaults)`;

@@ -16,3 +16,14 @@ export function safeUrl(url: string): string {
   }
   return u.toString();
 }
+
+/** `user:password@` in any text (a DSN, a URL without its scheme) → `user:***@`. */
+export function maskCredentials(text: string): string {
+  return text.replace(/([\w.%+-]*):[^:@/\s]+@/g, '$1:***@');
+}
+
+/** A configuration value as it may be shown: URLs without their passwords, credentials masked. */
+export function shownValue(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  return /^[a-z][\w+.-]*:\/\//i.test(v) ? safeUrl(v) : maskCredentials(v);
+}
