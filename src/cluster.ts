@@ -1,8 +1,9 @@
 /**
  * `npm run cluster`: one router and two access servers on 127.0.0.1, to try cross-server
  * messaging on one machine. Ports: by default router 4444 (HTTP 4445); server A TCP 23000,
- * WS 13891, HTTP 6666; server B TCP 23001, WS 13892, HTTP 6667. With CLUSTER_BASE_PORT=P:
- * router P (HTTP P+1), server A P+10 (WS P+11, HTTP P+12), server B P+20 (WS P+21, HTTP P+22).
+ * WS 13891, HTTP 6666, dashboard 6680; server B TCP 23001, WS 13892, HTTP 6667, dashboard
+ * 6681. With CLUSTER_BASE_PORT=P: router P (HTTP P+1), server A P+10 (WS P+11, HTTP P+12,
+ * dashboard P+13), server B P+20 (WS P+21, HTTP P+22, dashboard P+23).
  * If any part fails or exits, the others are stopped too. Ctrl-C stops all three.
  * With IM_STORE_URL (postgres://…) both servers share that message store, as linked servers
  * must for offline messages to be synced from either; without it each has its own SQLite
@@ -25,8 +26,8 @@ if (!Number.isInteger(base) || base < 0 || base > 65500) {
 const at = (offset: number, fallback: number) => String(base > 0 ? base + offset : fallback);
 const ports = {
   router: at(0, 4444), routerHttp: at(1, 4445),
-  a: { tcp: at(10, 23000), ws: at(11, 13891), http: at(12, 6666) },
-  b: { tcp: at(20, 23001), ws: at(21, 13892), http: at(22, 6667) },
+  a: { tcp: at(10, 23000), ws: at(11, 13891), http: at(12, 6666), dashboard: at(13, 6680) },
+  b: { tcp: at(20, 23001), ws: at(21, 13892), http: at(22, 6667), dashboard: at(23, 6681) },
 };
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -71,8 +72,8 @@ const own = (name: string): Record<string, string> => (shared ? {} : { IM_STORE_
 try {
   await start('imr', ROUTER, { IMR_PORT: ports.router, IMR_HTTP_PORT: ports.routerHttp });
   await Promise.all([
-    start('im-a', SERVER, { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http }),
-    start('im-b', SERVER, { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http }),
+    start('im-a', SERVER, { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http, IM_DASHBOARD_PORT: ports.a.dashboard }),
+    start('im-b', SERVER, { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http, IM_DASHBOARD_PORT: ports.b.dashboard }),
   ]);
 } catch (err) {
   process.stderr.write(`cluster: ${(err as Error).message}\n`);
@@ -82,8 +83,8 @@ try {
 process.stdout.write(`
 cluster up:
   router    127.0.0.1:${ports.router}  (HTTP :${ports.routerHttp})
-  server A  tcp :${ports.a.tcp}  ws :${ports.a.ws}/ws  http :${ports.a.http}
-  server B  tcp :${ports.b.tcp}  ws :${ports.b.ws}/ws  http :${ports.b.http}
+  server A  tcp :${ports.a.tcp}  ws :${ports.a.ws}/ws  http :${ports.a.http}  dashboard http://127.0.0.1:${ports.a.dashboard}/
+  server B  tcp :${ports.b.tcp}  ws :${ports.b.ws}/ws  http :${ports.b.http}  dashboard http://127.0.0.1:${ports.b.dashboard}/
 message store: ${shared ? 'PostgreSQL (IM_STORE_URL), shared' : 'one SQLite file per server (set IM_STORE_URL=postgres://… to share one)'}
 IM_JWT_SECRET=${secret}
 token for appid 7 uid 1: ${await signToken(secret, 7, 1)}

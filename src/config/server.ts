@@ -21,6 +21,8 @@ export interface ServerConfig {
   httpHost: string;
   httpPort: number;
   httpToken: string | undefined;
+  /** The dashboard's own listener (on IM_HTTP_HOST); undefined: none. */
+  dashboardPort: number | undefined;
   routeAddrs: HostPort[];
   groupRouteAddrs: HostPort[];
   auth: 'jwt' | 'redis';
@@ -89,6 +91,13 @@ function pem(env: Env, name: string): string | undefined {
   }
 }
 
+/**
+ * The dashboard's default port. The HTTP API stays on GoBelieve's 6666, which browsers
+ * refuse to open (Chromium and Firefox block 6665-6669 and 6679 as IRC ports); 6680 is on
+ * neither list.
+ */
+export const DASHBOARD_PORT = 6680;
+
 export function serverConfig(env: Env = process.env): ServerConfig {
   const tlsCert = pem(env, 'IM_TLS_CERT');
   const tlsKey = pem(env, 'IM_TLS_KEY');
@@ -125,6 +134,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
   if (maxBody > bodyCap) {
     throw new ConfigError('IM_MAX_BODY', `must be at most ${bodyCap} on a server linked to routers (a larger message does not fit a route message), got ${maxBody}`);
   }
+  const httpPort = portVar(env, 'IM_HTTP_PORT', 6666);
   return {
     shards: intVar(env, 'IM_SHARDS', Math.max(1, availableParallelism() - 1), 1, MAX_SHARDS),
     host: strVar(env, 'IM_HOST', '0.0.0.0'),
@@ -132,7 +142,8 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     wsPort: portVar(env, 'IM_WS_PORT', 13891),
     tlsPort, wssPort, tlsCert, tlsKey,
     httpHost: strVar(env, 'IM_HTTP_HOST', '127.0.0.1'),
-    httpPort: portVar(env, 'IM_HTTP_PORT', 6666),
+    httpPort,
+    dashboardPort: strVar(env, 'IM_DASHBOARD_PORT') === 'off' ? undefined : portVar(env, 'IM_DASHBOARD_PORT', httpPort === 0 ? 0 : DASHBOARD_PORT),
     httpToken: strVar(env, 'IM_HTTP_TOKEN'),
     routeAddrs,
     groupRouteAddrs,

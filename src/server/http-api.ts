@@ -68,6 +68,17 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
   };
 }
 
+/** One dashboard (its viewers, its sampling) for both listeners that serve it. */
+const dashboards = new WeakMap<ApiContext, Record<string, Handler>>();
+function dashboardOf(ctx: ApiContext): Record<string, Handler> {
+  let d = dashboards.get(ctx);
+  if (d === undefined) {
+    d = dashboardRoutes(ctx.pool, ctx.table, ctx.identity);
+    dashboards.set(ctx, d);
+  }
+  return d;
+}
+
 /** Endpoints that only read: any other method than GET (or HEAD) is a 405. */
 function readOnly(routes: Record<string, Handler>): Record<string, Handler> {
   return Object.fromEntries(Object.entries(routes).map(([path, h]) => [path, ((req, url, res) => {
@@ -87,7 +98,7 @@ export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
 function allRoutes(ctx: ApiContext): Record<string, Handler> {
   const metrics = serverMetrics(ctx.pool, ctx.table);
   return {
-    ...dashboardRoutes(ctx.pool, ctx.table, ctx.identity),
+    ...dashboardOf(ctx),
     '/metrics': async (_req, _url, res) => {
       const text = await metrics.metrics();
       res.writeHead(200, { 'content-type': metrics.contentType });
@@ -159,24 +170,40 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
 
 /** Paths anyone may ask: a load balancer's health check carries no token. */
 const OPEN = new Set(['/healthz']);
+/** What a browser opens: the dashboard page and its event stream, which cannot set headers. */
+const BROWSER = new Set(['/', '/events']);
 
 /**
  * With IM_HTTP_TOKEN set, every request but /healthz needs it: reads list online users and
- * stored messages, writes post as any user. A browser (the dashboard and its event stream)
- * may pass it as `?token=`, since EventSource cannot set headers.
+ * stored messages, writes post as any user. Only a GET of the dashboard and its event stream
+ * may pass it as `?token=` (EventSource cannot set headers); anything else takes the
+ * Authorization header alone, so that the token of a request that changes something never
+ * lands in a proxy's or a server's access log.
  */
-function guarded(ctx: ApiContext, routes: Record<string, Handler>): Record<string, Handler> {
-  const token = ctx.token;
+function guarded(token: string | undefined, routes: Record<string, Handler>): Record<string, Handler> {
   return Object.fromEntries(Object.entries(routes).map(([path, h]) => [path, ((req, url, res) => {
-    if (token !== undefined && !OPEN.has(path) && req.headers.authorization !== `Bearer ${token}` && url.searchParams.get('token') !== token) {
-      throw new HttpError(401, 'missing or wrong admin token (Authorization: Bearer …, or ?token=…)');
-    }
-    return h(req, url, res);
+    if (token === undefined || OPEN.has(path) || req.headers.authorization === `Bearer ${token}`) return h(req, url, res);
+    const read = req.method === 'GET' || req.method === 'HEAD';
+    if (BROWSER.has(path) && read && url.searchParams.get('token') === token) return h(req, url, res);
+    throw new HttpError(401, BROWSER.has(path) && read
+      ? 'missing or wrong admin token (Authorization: Bearer …, or ?token=…)'
+      : 'missing or wrong admin token (Authorization: Bearer …; a token in the URL is taken only by the dashboard)');
   }) as Handler]));
 }
 
+/** The dashboard on a port of its own: the page and its event stream, nothing else. */
+export async function startDashboard(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
+  const server = createServer(router(guarded(ctx.token, readOnly(dashboardOf(ctx))),
+    (err) => ctx.log.error({ err }, 'dashboard handler failed'),
+    (err) => ctx.log.debug({ err: (err as Error).message }, 'dashboard request aborted by the client')));
+  guardServer(server, HTTP_MAX_CONNECTIONS);
+  server.listen(port, host);
+  await listening(server, 'IM_DASHBOARD_PORT', host, port, 'IM_HTTP_HOST');
+  return server;
+}
+
 export async function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
-  const server = createServer(router(guarded(ctx, apiRoutes(ctx)),
+  const server = createServer(router(guarded(ctx.token, apiRoutes(ctx)),
     (err) => ctx.log.error({ err }, 'http handler failed'),
     (err) => ctx.log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
   guardServer(server, HTTP_MAX_CONNECTIONS);

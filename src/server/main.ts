@@ -14,7 +14,7 @@ import { SubscriberTable } from '../subscribers/index.ts';
 import { ShardPool } from './shard-pool.ts';
 import { Acceptors } from './acceptors.ts';
 import { ListenError } from '../http/listen.ts';
-import { startApi } from './http-api.ts';
+import { startApi, startDashboard } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';
 
 if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
@@ -59,17 +59,25 @@ const acceptors = new Acceptors(pool);
 const identity = { version: version(), startedAt: Date.now(), host: config.host, listen: {} as Record<string, number> };
 let ports: Awaited<ReturnType<Acceptors['listen']>>;
 let api: Awaited<ReturnType<typeof startApi>>;
+let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
 try {
   ports = await acceptors.listen(config);
-  api = await startApi({ pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity }, config.httpHost, config.httpPort);
+  const ctx = { pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity };
+  api = await startApi(ctx, config.httpHost, config.httpPort);
+  if (config.dashboardPort !== undefined) dashboard = await startDashboard(ctx, config.httpHost, config.dashboardPort);
 } catch (err) {
   if (!(err instanceof ListenError)) throw err;
   process.stderr.write(`im: ${err.message}\n`);
   process.exit(2);
 }
 const httpPort = (api.address() as { port: number }).port;
+const dashboardPort = (dashboard?.address() as { port: number } | undefined)?.port;
 Object.assign(identity.listen, ports, { http: httpPort });
-logReady(log, { ...ports, http: httpPort, shards: config.shards, routers: config.routeAddrs.length });
+logReady(log, { ...ports, http: httpPort, dashboard: dashboardPort, shards: config.shards, routers: config.routeAddrs.length });
+if (dashboardPort !== undefined && config.logPretty) {
+  const host = ['0.0.0.0', '::'].includes(config.httpHost) ? '127.0.0.1' : config.httpHost;
+  process.stderr.write(`dashboard: http://${host.includes(':') ? `[${host}]` : host}:${dashboardPort}/\n`);
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
@@ -81,6 +89,7 @@ async function stop(signal: string): Promise<void> {
   log.info({ signal }, 'shutting down: no new connections, closing the open ones');
   acceptors.close();
   api.close();
+  dashboard?.close();
   const left = await pool.drain(config.shutdownTimeoutS * 1000);
   log.info({ left: left.reduce((a, b) => a + b, 0) }, 'connections closed');
   await pool.terminate();

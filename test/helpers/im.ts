@@ -11,6 +11,7 @@ export interface Im extends Started {
   port: number;
   wsPort: number;
   httpPort: number;
+  dashboardPort: number;
   tlsPort?: number;
   wssPort?: number;
 }
@@ -23,7 +24,7 @@ export async function startIm(env: Record<string, string> = {}): Promise<Im> {
     IM_STORE_DB: join(mkdtempSync(join(tmpdir(), 'im-store-')), 'messages.db'), ...env,
   });
   return Object.assign(p, {
-    port: p.ready.tcp as number, wsPort: p.ready.ws as number, httpPort: p.ready.http as number,
+    port: p.ready.tcp as number, wsPort: p.ready.ws as number, httpPort: p.ready.http as number, dashboardPort: p.ready.dashboard as number,
     tlsPort: p.ready.tls as number | undefined, wssPort: p.ready.wss as number | undefined,
   });
 }

@@ -7,6 +7,7 @@ import { chromium, type Browser } from 'playwright-core';
 import type { ImClient } from '../../src/client/index.ts';
 import { codecs } from '../../src/protocol/index.ts';
 import { login, startIm, type Im } from '../helpers/im.ts';
+import { DASHBOARD_PORT, serverConfig } from '../../src/config/server.ts';
 import { loud } from '../helpers/loud.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -32,9 +33,19 @@ test.after(loud(async () => {
   await im?.stop();
 }));
 
+test('the dashboard\'s default port is one browsers open; the HTTP API\'s 6666 is not', async () => {
+  // Chromium refuses an unsafe port before it connects: no server is needed to tell them apart.
+  const page = await browser.newPage();
+  const refusal = (port: number) => page.goto(`http://127.0.0.1:${port}/`, { timeout: 10_000 }).then(() => 'opened', (e: Error) => e.message);
+  assert.match(await refusal(6666), /ERR_UNSAFE_PORT/, 'the check can tell');
+  assert.not.match(await refusal(DASHBOARD_PORT), /ERR_UNSAFE_PORT/);
+  assert.is(serverConfig({}).dashboardPort, DASHBOARD_PORT);
+  await page.close();
+});
+
 test('the dashboard loads in a real browser and its figures move with traffic', async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(`http://127.0.0.1:${im.httpPort}/`);
+  await page.goto(`http://127.0.0.1:${im.dashboardPort}/`);
   await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', null, { timeout: 10_000 });
   const value = (id: string) => page.$eval(`#${id}`, (e) => Number((e as HTMLElement).dataset.value ?? 'NaN'));
   const before = await value('msgs-in');
