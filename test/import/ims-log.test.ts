@@ -169,7 +169,10 @@ test('bin/im-import refuses, with one line and exit 2: no ims folder, a file wit
   assert.is(r.code, 2);
   assert.match(r.stderr, /cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1/);
   assert.not.match(r.stderr, /redispw/);
-  r = await runImport(['--ims', ok, '--settle-ms', '0'], store);
+  // GoBelieve's im.cfg is taken as bin/im takes it (the store comes from the environment here).
+  const cfg = join(ok, 'im.cfg');
+  writeFileSync(cfg, 'port = 23000\nredis_address = "127.0.0.1:6379"\n');
+  r = await runImport(['--ims', ok, '--settle-ms', '0', '--config', cfg], store);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /messages written: 12\n/);
 });
