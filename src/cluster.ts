@@ -10,6 +10,7 @@
  * file, and messages to users who are offline reach them only on the server they were sent on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { signToken } from './auth/jwt.ts';
 
@@ -32,11 +33,17 @@ const ports = {
 const children: ChildProcess[] = [];
 let stopping = false;
 
+/** Stops every part gracefully (SIGKILL after 10 s), then exits with `code` once all are gone. */
 function stopAll(code: number): void {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 1500);
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  for (const c of alive) c.kill('SIGTERM');
+  const killer = setTimeout(() => { for (const c of alive) c.kill('SIGKILL'); }, 10_000);
+  void Promise.all(alive.map((c) => (c.exitCode === null && c.signalCode === null ? once(c, 'exit') : undefined))).then(() => {
+    clearTimeout(killer);
+    process.exit(code);
+  });
 }
 
 function start(name: string, entry: string, env: Record<string, string>): Promise<void> {
