@@ -5,9 +5,9 @@
  * 6681. With CLUSTER_BASE_PORT=P: router P (HTTP P+1), server A P+10 (WS P+11, HTTP P+12,
  * dashboard P+13), server B P+20 (WS P+21, HTTP P+22, dashboard P+23).
  * If any part fails or exits, the others are stopped too. Ctrl-C stops all three.
- * With IM_STORE_URL (postgres://…) both servers share that message store, as linked servers
- * must for offline messages to be synced from either; without it each has its own SQLite
- * file, and messages to users who are offline reach them only on the server they were sent on.
+ * Both servers share one message store, as linked servers must for a message to a user who
+ * is offline to be synced from either: one SQLite file (IM_STORE_DB, data/messages.db) that
+ * both write, or PostgreSQL with IM_STORE_URL (postgres://…).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -74,13 +74,16 @@ function start(name: string, entry: string, env: Record<string, string>): Promis
 }
 
 const common = { IM_JWT_SECRET: secret, IM_SHARDS: shards, IM_ROUTE_ADDRS: `127.0.0.1:${ports.router}`, IM_HOST: '127.0.0.1' };
-const shared = process.env.IM_STORE_URL !== undefined;
-const own = (name: string): Record<string, string> => (shared ? {} : { IM_STORE_DB: `data/messages-${name}.db` });
+// One store for both servers, as linked servers need: PostgreSQL when IM_STORE_URL names it,
+// else one SQLite file both write (IM_STORE_SHARED: keys handed out inside each transaction).
+const postgres = process.env.IM_STORE_URL !== undefined;
+const storeDb = process.env.IM_STORE_DB ?? 'data/messages.db';
+const store: Record<string, string> = (postgres ? {} : { IM_STORE: 'sqlite', IM_STORE_DB: storeDb, IM_STORE_SHARED: '1' });
 try {
   await start('imr', ROUTER, { IMR_PORT: ports.router, IMR_HTTP_PORT: ports.routerHttp });
   await Promise.all([
-    start('im-a', SERVER, { ...common, ...own('a'), IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http, IM_DASHBOARD_PORT: ports.a.dashboard }),
-    start('im-b', SERVER, { ...common, ...own('b'), IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http, IM_DASHBOARD_PORT: ports.b.dashboard }),
+    start('im-a', SERVER, { ...common, ...store, IM_PORT: ports.a.tcp, IM_WS_PORT: ports.a.ws, IM_HTTP_PORT: ports.a.http, IM_DASHBOARD_PORT: ports.a.dashboard }),
+    start('im-b', SERVER, { ...common, ...store, IM_PORT: ports.b.tcp, IM_WS_PORT: ports.b.ws, IM_HTTP_PORT: ports.b.http, IM_DASHBOARD_PORT: ports.b.dashboard }),
   ]);
 } catch (err) {
   process.stderr.write(`cluster: ${(err as Error).message}\n`);
@@ -92,7 +95,7 @@ cluster up:
   router    127.0.0.1:${ports.router}  (HTTP :${ports.routerHttp})
   server A  tcp :${ports.a.tcp}  ws :${ports.a.ws}/ws  http :${ports.a.http}  dashboard http://127.0.0.1:${ports.a.dashboard}/
   server B  tcp :${ports.b.tcp}  ws :${ports.b.ws}/ws  http :${ports.b.http}  dashboard http://127.0.0.1:${ports.b.dashboard}/
-message store: ${shared ? 'PostgreSQL (IM_STORE_URL), shared' : 'one SQLite file per server (set IM_STORE_URL=postgres://… to share one)'}
+message store: ${postgres ? 'PostgreSQL (IM_STORE_URL), shared' : `${storeDb}, shared by both servers (IM_STORE_URL=postgres://… for servers on several machines)`}
 IM_JWT_SECRET=${secret}
 token for appid 7 uid 1: ${await signToken(secret, 7, 1)}
 token for appid 7 uid 2: ${await signToken(secret, 7, 2)}

@@ -26,6 +26,7 @@ const IM: Row[] = [
   ['IM_REDIS_URL', 'unset', 'Redis (IM_AUTH=redis, group changes across servers)'],
   ['IM_STORE', 'sqlite', 'message store: sqlite, postgres or off'],
   ['IM_STORE_DB', 'data/messages.db', 'SQLite file of the message store'],
+  ['IM_STORE_SHARED', '0', '1: several access servers on this host share IM_STORE_DB'],
   ['IM_STORE_URL', 'unset', 'postgres://... shared by linked servers'],
   ['IM_STORE_TIMEOUT_MS', '5000', 'a slower store call fails (no ACK)'],
   ['IM_STORE_RETENTION_DAYS', '0', 'delete older messages (0: keep)'],

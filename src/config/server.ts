@@ -64,6 +64,8 @@ export interface ServerConfig {
   store: 'sqlite' | 'postgres' | 'off';
   /** SQLite file of the embedded message store. */
   storeDb: string;
+  /** Several access servers on this host write IM_STORE_DB. */
+  storeShared: boolean;
   storeUrl: string | undefined;
   /** Messages in one SYNC reply at most (a page). */
   syncLimit: number;
@@ -176,6 +178,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     groupCacheIdleS: intVar(env, 'IM_GROUP_CACHE_IDLE_S', 600, 1),
     store,
     storeDb: strVar(env, 'IM_STORE_DB', 'data/messages.db'),
+    storeShared: intVar(env, 'IM_STORE_SHARED', 0, 0, 1) === 1,
     storeUrl,
     syncLimit,
     syncHardLimit,

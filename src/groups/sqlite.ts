@@ -1,6 +1,5 @@
 import { DatabaseSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createPrivate } from '../store/files.ts';
 import type { Group, GroupSource, NewGroup } from './source.ts';
 
 const SCHEMA = `
@@ -22,7 +21,7 @@ export class SqliteGroupSource implements GroupSource {
   readonly #db: DatabaseSync;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:') createPrivate(file);
     // Several access servers may share the file and start together. Ordinary locks wait
     // (busy timeout), but SQLite answers a concurrent switch to WAL with "locked" at once,
     // without waiting: retry it briefly (WAL, once set, stays set in the file).

@@ -16,11 +16,22 @@ import { Acceptors } from './acceptors.ts';
 import { ListenError } from '../http/listen.ts';
 import { startApi, startDashboard } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';
+import { storeFileBusy } from '../store/files.ts';
 
 if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
 
 const loaded = loadConfigOrExit('im', serverConfig);
 const config = loaded.config;
+if (config.store === 'sqlite' && !config.storeShared) {
+  // Before anything else starts: a second server on the same file would wait for a lock that
+  // is never given back.
+  const busy = storeFileBusy(config.storeDb);
+  if (busy !== undefined) {
+    process.stderr.write(`im: IM_STORE_DB=${config.storeDb} is in use by another access server (${busy}): stop it, give this server `
+      + 'its own IM_STORE_DB, or set IM_STORE_SHARED=1 on every server that shares the file\n');
+    process.exit(2);
+  }
+}
 
 const log = createLogger('im', config.logLevel, config.logPretty);
 let sampleToken: string | undefined;
@@ -40,10 +51,11 @@ if (sampleToken !== undefined) {
 
 if (config.store === 'off') {
   log.warn('IM_STORE=off: no message store; messages to offline users are lost and SYNC answers empty');
-} else if (config.store === 'sqlite' && config.routeAddrs.length > 0) {
+} else if (config.store === 'sqlite' && config.routeAddrs.length > 0 && !config.storeShared) {
   log.warn({ file: config.storeDb },
     'IM_ROUTE_ADDRS is set but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
-    + 'from another access server. Linked servers must share one store: set IM_STORE_URL=postgres://…');
+    + 'from another access server. Linked servers must share one store: IM_STORE_URL=postgres://… (across machines), '
+    + 'or IM_STORE_SHARED=1 with the same IM_STORE_DB (servers on this host)');
 }
 if (config.httpToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.httpHost)) {
   log.warn({ host: config.httpHost, port: config.httpPort },

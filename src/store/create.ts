@@ -9,5 +9,5 @@ export async function createEngine(config: ServerConfig, log?: Logger): Promise<
     const { PostgresStore } = await import('./postgres.ts');
     return { engine: await PostgresStore.open(config.storeUrl!, log), name: 'postgres' };
   }
-  return { engine: new SqliteStore(config.storeDb), name: 'sqlite' };
+  return { engine: new SqliteStore(config.storeDb, { shared: config.storeShared }), name: 'sqlite' };
 }

@@ -1,6 +1,5 @@
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { createPrivate } from './files.ts';
 import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 const SCHEMA = `
@@ -19,6 +18,8 @@ CREATE TABLE IF NOT EXISTS acked_keys (
 type Row = Record<string, number | bigint | Uint8Array | null>;
 const num = (v: unknown) => Number(v);
 const LAST_KEYS_CACHED = 100_000;
+/** Long enough for a replaced store thread's lock to go, short enough to fail at once when another server holds it. */
+const EXCLUSIVE_WAIT_MS = 1000;
 /** Rows per INSERT statement: 1.29× the rows/s of one per statement (measured, 100-byte bodies). */
 const ROWS_PER_INSERT = 16;
 const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
@@ -51,13 +52,18 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   readonly #oldest: StatementSync;
   readonly #sweep: StatementSync;
 
-  constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-    const db = new DatabaseSync(file, { timeout: 5000 });
+  /** Other processes write the same file (IM_STORE_SHARED): keys are read inside each write transaction. */
+  readonly #shared: boolean;
+
+  constructor(file: string, o: { shared?: boolean } = {}) {
+    this.#shared = o.shared === true;
+    if (file !== ':memory:') createPrivate(file);
+    // Exclusive: a second server on the file fails at once (it would wait for a lock that is
+    // never given back). Shared: writers queue for the lock, each transaction a few ms.
+    const db = new DatabaseSync(file, { timeout: this.#shared ? 10_000 : EXCLUSIVE_WAIT_MS });
     this.#db = db;
-    // This process hands out keys from memory: no other may write the file meanwhile.
-    // Exclusive locking makes a second server on the same file fail at start-up at once.
-    db.exec('PRAGMA locking_mode = EXCLUSIVE');
+    // Alone, this process hands out keys from memory: no other may write the file meanwhile.
+    if (!this.#shared) db.exec('PRAGMA locking_mode = EXCLUSIVE');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA cache_size = -65536');
@@ -86,7 +92,9 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     const now = Date.now();
     const touched = new Map<string, [QueueRef, number]>();
     const out: Saved[] = new Array(items.length);
-    db.exec('BEGIN');
+    // Shared: the write lock from the first statement on, and each queue's last key read
+    // under it, so two servers never hand out the same key.
+    db.exec(this.#shared ? 'BEGIN IMMEDIATE' : 'BEGIN');
     try {
       const row: (number | Uint8Array)[] = [];
       for (let i = 0; i < items.length; i++) {
@@ -206,7 +214,7 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   }
 
   #lastOf(id: string, q: QueueRef): number {
-    let last = this.#last.get(id);
+    let last = this.#shared ? undefined : this.#last.get(id);
     if (last === undefined) {
       // A cache, not a copy of the table: bounded, and refilled from the file on demand.
       if (this.#last.size >= LAST_KEYS_CACHED) this.#last.clear();

@@ -1,0 +1,31 @@
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { dirname } from 'node:path';
+
+/**
+ * The store's folder (0700) and file (0600), made before SQLite opens it: it holds every
+ * message (or every group). SQLite gives its -wal and -shm files the database file's mode.
+ */
+export function createPrivate(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600));
+}
+
+/**
+ * Why another process keeps this one from writing the embedded store, or undefined: its
+ * write lock is asked for once and given back at once. Creates nothing.
+ */
+export function storeFileBusy(file: string): string | undefined {
+  if (file === ':memory:' || !existsSync(file)) return undefined;
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(file, { timeout: 200 });
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('ROLLBACK');
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    db?.close();
+  }
+}
