@@ -28,6 +28,7 @@ const control: StoreControl = {
   ping: () => service.ping(),
   addPort: (port) => service.listen(port),
   stop: () => service.close(),
+  backup: (file) => engine.backup(file),
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));
   },

@@ -1,9 +1,13 @@
 import type http from 'node:http';
 import { createServer } from '../http/create-server.ts';
-import { guardServer, router, sendJson, intParam, HttpError, type Handler } from '../http/json.ts';
+import { guardServer, router, sendJson, intParam, readJson, stringField, HttpError, type Handler } from '../http/json.ts';
+import { isAbsolute } from 'node:path';
+import { deadline } from '../threads/deadline.ts';
 
 /** Concurrent HTTP connections to the API (the dashboard streams count too). */
 const HTTP_MAX_CONNECTIONS = 256;
+/** A backup of a large store takes minutes; one that takes longer than this has stalled. */
+const BACKUP_DEADLINE_MS = 3_600_000;
 import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardPool } from './shard-pool.ts';
@@ -155,6 +159,17 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
         a.rooms.sort((x, y) => x - y);
       }
       sendJson(res, 200, out);
+    },
+    '/store/backup': async (req, _url, res) => {
+      // The embedded store is held by this process: an online backup is taken by it (bin/im-backup asks here).
+      if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+      const file = stringField(await readJson(req), 'file', '');
+      if (!isAbsolute(file)) throw new HttpError(400, 'file must be an absolute path on the server\'s host');
+      if (ctx.pool.store === undefined) throw new HttpError(404, 'the message store is off (IM_STORE=off)');
+      const t0 = performance.now();
+      const pages = await deadline(ctx.pool.store.control.backup(file), BACKUP_DEADLINE_MS, 'store backup')
+        .catch((err: unknown) => { throw new HttpError(500, `backup failed: ${(err as Error).message}`); });
+      sendJson(res, 200, { data: { file, pages, ms: Math.round(performance.now() - t0) } });
     },
     '/healthz': async (_req, _url, res) => {
       const [h, deps, channel] = await Promise.all([ctx.pool.health(1000), ctx.groups.health(1000), ctx.pool.channelStats()]);

@@ -16,6 +16,8 @@ export interface StoreControl {
   ping(): Promise<boolean>;
   /** A restarted shard's new port. */
   addPort(port: MessagePort): void;
+  /** A copy of the store in a new file (StoreEngine.backup); resolves its pages. */
+  backup(file: string): Promise<number>;
   /** Test hook (IM_TEST_HOOKS=1): the thread exits at once, as if it had crashed. */
   crash(): void;
   /** Finishes what was asked, then closes the engine. */

@@ -6,9 +6,10 @@ import { dirname } from 'node:path';
  * The store's folder (0700) and file (0600), made before SQLite opens it: it holds every
  * message (or every group). SQLite gives its -wal and -shm files the database file's mode.
  */
-export function createPrivate(file: string): void {
+export function createPrivate(file: string, fresh = false): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  closeSync(openSync(file, 'a', 0o600));
+  // fresh: a new file only (a backup never overwrites one).
+  closeSync(openSync(file, fresh ? 'wx' : 'a', 0o600));
 }
 
 /**

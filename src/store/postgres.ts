@@ -225,6 +225,10 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     await this.#sql`SELECT 1`;
   }
 
+  async backup(): Promise<number> {
+    throw new StoreError('ERR_STORE_BACKUP', 'the PostgreSQL store is backed up with PostgreSQL\'s own tools: pg_dump, or a base backup with WAL archiving');
+  }
+
   async close(): Promise<void> {
     await this.#sql.end({ timeout: 2 });
   }

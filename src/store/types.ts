@@ -68,6 +68,11 @@ export interface StoreEngine {
   /** Deletes at most `max` messages saved before `beforeMs`; resolves how many. */
   sweep(beforeMs: number, max: number): Promise<number>;
   ping(): Promise<void>;
+  /**
+   * A consistent copy of the whole store in a new file, taken while it serves (the embedded
+   * engine); resolves its pages. An engine with its own tools (PostgreSQL: pg_dump) refuses.
+   */
+  backup(file: string): Promise<number>;
   close(): Promise<void>;
 }
 
