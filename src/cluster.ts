@@ -46,6 +46,10 @@ function stopAll(code: number): void {
   });
 }
 
+// From the start: a signal while the parts start stops those already running.
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
 function start(name: string, entry: string, env: Record<string, string>): Promise<void> {
   // Own process group: a Ctrl-C reaches this script only, which stops the servers in order.
   const child = spawn(process.execPath, [entry], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -102,5 +106,3 @@ token for appid 7 uid 2: ${await signToken(secret, 7, 2)}
 Connect uid 1 to server A and uid 2 to server B and send messages; Ctrl-C stops everything.
 `);
 
-process.on('SIGINT', () => stopAll(0));
-process.on('SIGTERM', () => stopAll(0));

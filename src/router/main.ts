@@ -40,8 +40,7 @@ try {
   process.exit(2);
 }
 const httpPort = (httpServer.address() as { port: number }).port;
-logReady(log, { port, httpPort, host: config.host, redis: config.redisUrl !== undefined });
-
+// Before the ready line: whoever waits for it may signal at once.
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) process.exit(1);
@@ -53,3 +52,5 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
+logReady(log, { port, httpPort, host: config.host, redis: config.redisUrl !== undefined });
+

@@ -17,6 +17,10 @@ import { ListenError } from '../http/listen.ts';
 import { startApi, startDashboard } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';
 import { storeFileBusy } from '../store/files.ts';
+import { DependencyWatch } from './dependencies.ts';
+
+/** How often an unreachable dependency is checked (and warned about) again. */
+const DEPENDENCY_CHECK_MS = 10_000;
 
 if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
 
@@ -85,12 +89,11 @@ try {
 const httpPort = (api.address() as { port: number }).port;
 const dashboardPort = (dashboard?.address() as { port: number } | undefined)?.port;
 Object.assign(identity.listen, ports, { http: httpPort });
-logReady(log, { ...ports, http: httpPort, dashboard: dashboardPort, shards: config.shards, routers: config.routeAddrs.length });
-if (dashboardPort !== undefined && config.logPretty) {
-  const host = ['0.0.0.0', '::'].includes(config.httpHost) ? '127.0.0.1' : config.httpHost;
-  process.stderr.write(`dashboard: http://${host.includes(':') ? `[${host}]` : host}:${dashboardPort}/\n`);
-}
-
+const watch = new DependencyWatch(config, pool, groups, log);
+const down = await watch.first();
+watch.start(DEPENDENCY_CHECK_MS);
+// Before the ready line: whoever waits for it may signal at once, and a signal with no
+// handler yet would end the process without a graceful stop.
 let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) {
@@ -102,6 +105,7 @@ async function stop(signal: string): Promise<void> {
   acceptors.close();
   api.close();
   dashboard?.close();
+  watch.stop();
   const left = await pool.drain(config.shutdownTimeoutS * 1000);
   log.info({ left: left.reduce((a, b) => a + b, 0) }, 'connections closed');
   await pool.terminate();
@@ -110,3 +114,10 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
+logReady(log, { ...ports, http: httpPort, dashboard: dashboardPort, shards: config.shards, routers: config.routeAddrs.length, ...(down.length > 0 ? { down } : {}) });
+if (dashboardPort !== undefined && config.logPretty) {
+  const host = ['0.0.0.0', '::'].includes(config.httpHost) ? '127.0.0.1' : config.httpHost;
+  process.stderr.write(`dashboard: http://${host.includes(':') ? `[${host}]` : host}:${dashboardPort}/\n`);
+}
+
+
