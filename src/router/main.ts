@@ -2,6 +2,7 @@
  * `npm run imr`: the router process. Configuration from the environment (README), printed at
  * start-up; a bad value stops it with a message naming the variable.
  */
+import { unknownVariables } from '../config/variables.ts';
 import type http from 'node:http';
 import { answerFlags } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
@@ -19,6 +20,9 @@ const loaded = loadConfigOrExit('imr', routerConfig);
 const config = loaded.config;
 
 const log = createLogger('imr', config.logLevel, config.logPretty);
+for (const u of unknownVariables(process.env, 'imr')) {
+  log.warn({ variable: u.name, nearest: u.nearest }, `${u.name} is not a variable of imr${u.nearest === undefined ? '' : `: did you mean ${u.nearest}?`} It is ignored`);
+}
 const shown = { ...config, allow: config.allow?.rules, secret: config.secret === undefined ? undefined : '(set)' };
 reportConfig(log, 'imr', config.logPretty, shown, loaded);
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
