@@ -1,3 +1,4 @@
+import { RateLimitedLog } from '../log/rate-limited.ts';
 import { Redis, ReplyError } from 'ioredis';
 import { Cmd, ProtocolError, codecByCmd, parseFrame } from '../protocol/index.ts';
 import type { Logger } from '../log/logger.ts';
@@ -114,6 +115,8 @@ export class RedisPushSink implements PushSink {
   #queued = 0;
   #pushed = 0;
   #dropped = 0;
+  #down = false;
+  readonly #errors = new RateLimitedLog(10_000);
 
   constructor(url: string, limit: number, limitBytes: number, log: Logger) {
     this.#limit = limit;
@@ -125,8 +128,16 @@ export class RedisPushSink implements PushSink {
       lazyConnect: false,
       retryStrategy: (times) => Math.min(100 * 2 ** times, 5000),
     });
-    this.#redis.on('ready', () => this.#schedule());
-    this.#redis.on('error', (err: Error) => this.#log.warn({ err: err.message }, 'redis push connection error'));
+    this.#redis.on('ready', () => {
+      if (this.#down) this.#log.info('redis push connection up again: sending the pushes held meanwhile');
+      this.#down = false;
+      this.#schedule();
+    });
+    // Reconnecting fails about once a second while Redis is away: one line per 10 s says so.
+    this.#redis.on('error', (err: Error) => {
+      this.#down = true;
+      this.#errors.warn(this.#log, 'redis push connection error: pushes are held until it is back', { err: err.message });
+    });
   }
 
   push(items: PushItem[]): void {
