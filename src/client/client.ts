@@ -4,6 +4,7 @@ import {
   encodeFrame, ProtocolError, readI64, type Body, type Frame, type MessageCodec,
 } from '../protocol/index.ts';
 import { connectTransport, type ConnectOptions, type Transport } from './transport.ts';
+import { Positions } from './positions.ts';
 
 export interface ClientOptions extends ConnectOptions {
   /** Protocol version announced by this client (0, 1 or 2; default 2). */
@@ -14,6 +15,8 @@ export interface ClientOptions extends ConnectOptions {
   autoAck?: boolean;
   /** How long sendIM & co. wait for the server's ACK before rejecting with ERR_ACK_TIMEOUT (default 30 s). */
   ackTimeoutMs?: number;
+  /** The key this device had synced to (saved from `lastKey` last time): `sync()` goes on from it. */
+  lastKey?: number;
 }
 
 export interface AuthOptions {
@@ -129,6 +132,9 @@ export class ImClient extends EventEmitter<ClientEvents> {
   #acks = new Map<number, Pending<Msg<'ACK'>>>();
   #auth: Pending<number> | undefined;
   #pongs: Pending<void>[] = [];
+  readonly #positions: Positions;
+  /** Between SYNC_BEGIN and SYNC_END: the messages are the sync's, not events. */
+  #syncing = false;
 
   private constructor(transport: Transport, o: ClientOptions) {
     super();
@@ -137,6 +143,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
     this.uid = o.uid;
     this.#autoAck = o.autoAck ?? true;
     this.#ackTimeoutMs = o.ackTimeoutMs ?? 30_000;
+    this.#positions = new Positions(o.lastKey);
     transport.onData = (chunk) => {
       const err = this.#decoder.push(chunk, (f) => this.#dispatch(f));
       if (err !== undefined) this.#protocolError(err);
@@ -150,6 +157,20 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * The key of the newest message this client delivered with none missing before it (by a
+   * sync, or a push that followed on from it): what `sync()` goes on from. Keep it to pass as
+   * `lastKey` next time; undefined until the first sync.
+   */
+  get lastKey(): number | undefined {
+    return this.#positions.key;
+  }
+
+  /** The same for a super group's queue. */
+  groupKey(gid: number): number | undefined {
+    return this.#positions.groupKey(gid);
   }
 
   /** Sends a message; returns the seq it was sent with. */
@@ -227,15 +248,22 @@ export class ImClient extends EventEmitter<ClientEvents> {
   /**
    * SYNC(key): the messages the server stores for this user after `key` (0: after the key
    * last acknowledged with syncKey), oldest first, and the key to ask from next. A SYNC_NOTIFY
-   * right after means more wait: sync again from `key`.
+   * right after means more wait: sync again.
+   *
+   * Without `key` it goes on from `lastKey` and leaves out what this client already
+   * delivered as an event: each message reaches the application once, pushed or synced. A
+   * message of a sync reply is never an event too. With `key`, it is the server's answer as
+   * it is.
    */
-  sync(key: number, timeoutMs = 10_000): Promise<SyncResult> {
-    return this.#collectSync(codecs.SYNC, { sync_key: key }, Cmd.SYNC_END, timeoutMs);
+  async sync(key?: number, timeoutMs = 10_000): Promise<SyncResult> {
+    const r = await this.#collectSync(codecs.SYNC, { sync_key: key ?? this.#positions.key ?? 0 }, Cmd.SYNC_END, timeoutMs);
+    return { key: r.key, messages: this.#positions.synced(r.messages, r.key, undefined, key === undefined) };
   }
 
-  /** SYNC_GROUP(gid, key): the newest messages of a super group after `key`. */
-  syncGroup(gid: number, key: number, timeoutMs = 10_000): Promise<SyncResult> {
-    return this.#collectSync(codecs.SYNC_GROUP, { group_id: gid, sync_key: key }, Cmd.SYNC_GROUP_END, timeoutMs);
+  /** SYNC_GROUP(gid, key): the newest messages of a super group after `key` (default: this client's key of the group, as sync()). */
+  async syncGroup(gid: number, key?: number, timeoutMs = 10_000): Promise<SyncResult> {
+    const r = await this.#collectSync(codecs.SYNC_GROUP, { group_id: gid, sync_key: key ?? this.#positions.groupKey(gid) ?? 0 }, Cmd.SYNC_GROUP_END, timeoutMs);
+    return { key: r.key, messages: this.#positions.synced(r.messages, r.key, gid, key === undefined) };
   }
 
   /** SYNC_KEY: the newest key this device has; the server keeps the greatest any device sent. */
@@ -344,14 +372,23 @@ export class ImClient extends EventEmitter<ClientEvents> {
       this.#auth?.resolve(status);
       this.#auth = undefined;
     } else if (f.cmd === Cmd.ACK) {
+      this.#positions.acked((f.flag & Flag.SUPER_GROUP) !== 0);
       const ack = msg as Msg<'ACK'>;
       const p = this.#acks.get(ack.seq);
       if (p !== undefined) {
         this.#acks.delete(ack.seq);
         p.resolve(ack);
       }
-    } else if (this.#autoAck && ACKED.has(f.cmd) && !this.#closing) {
-      this.post(codecs.ACK, { seq: f.seq, status: 0 });
+    } else if (f.cmd === Cmd.METADATA) {
+      const m = msg as Msg<'METADATA'>;
+      this.#positions.metadata(m.sync_key, m.prev_sync_key);
+    } else if (f.cmd === Cmd.SYNC_BEGIN || f.cmd === Cmd.SYNC_GROUP_BEGIN || f.cmd === Cmd.SYNC_END || f.cmd === Cmd.SYNC_GROUP_END) {
+      this.#syncing = f.cmd === Cmd.SYNC_BEGIN || f.cmd === Cmd.SYNC_GROUP_BEGIN;
+    } else if (ACKED.has(f.cmd)) {
+      if (this.#autoAck && !this.#closing) this.post(codecs.ACK, { seq: f.seq, status: 0 });
+      // A message of a sync reply is the sync's result, not an event too.
+      if (this.#syncing && !(f.flag & Flag.PUSH)) return;
+      if (f.flag & Flag.PUSH) this.#positions.pushed(f, f.flag & Flag.SUPER_GROUP ? (msg as Msg<'GROUP_IM'>).receiver : undefined);
     }
     (this.emit as (e: string, ...a: unknown[]) => boolean)(event, msg, f);
   }
