@@ -1,5 +1,5 @@
 /**
- * Store worker entry: the message store's only writer (STORE.md). Shards and the main thread
+ * Store worker entry: the message store's only writer (docs/store.md). Shards and the main thread
  * post it batches of requests on their ports; the control plane is served over comlink.
  */
 import { workerData } from 'node:worker_threads';

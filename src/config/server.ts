@@ -60,7 +60,7 @@ export interface ServerConfig {
   mysqlUrl: string | undefined;
   groupCacheSize: number;
   groupCacheIdleS: number;
-  /** The message store (STORE.md): embedded SQLite, shared PostgreSQL, or off (pure relay). */
+  /** The message store (docs/store.md): embedded SQLite, shared PostgreSQL, or off (pure relay). */
   store: 'sqlite' | 'postgres' | 'off';
   /** SQLite file of the embedded message store. */
   storeDb: string;

@@ -2,7 +2,7 @@ import { Platform } from './constants.ts';
 import { joinI64 } from './int64.ts';
 
 /**
- * The number the store records as a message's device (STORE.md §2, device_ID), derived from
+ * The number the store records as a message's device (docs/store.md, "What is stored, and where"), derived from
  * the client's device id and platform so that no registry (Redis) is needed: a 52-bit
  * string hash, never 0. WEB and an empty device id are 0: such a connection never sees SELF.
  */

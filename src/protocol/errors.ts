@@ -1,5 +1,5 @@
 /**
- * Why a peer's bytes were rejected. Every rule of PROTOCOL.md that input can break has
+ * Why a peer's bytes were rejected. Every rule of docs/protocol.md that input can break has
  * one code; the connection that sent it is closed, nothing else is touched.
  */
 export const ProtocolErrorCode = {

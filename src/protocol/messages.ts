@@ -2,7 +2,7 @@ import { Cmd } from './constants.ts';
 import { compileLayout, type BodyCodec, type Layout, type Shape } from './layout.ts';
 
 /**
- * The one description of every message of PROTOCOL.md: cmd, who may send it, and its body
+ * The one description of every message of docs/protocol.md: cmd, who may send it, and its body
  * layout per protocol version. Encoders, decoders, the client whitelist and the router
  * whitelist are all derived from this table.
  */

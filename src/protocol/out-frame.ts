@@ -22,7 +22,7 @@ export interface OutFrame {
 
 /**
  * METADATA(key, prev) before the message and, when `notify` is set, SYNC_NOTIFY(key) or
- * SYNC_GROUP_NOTIFY(gid, key) after it (STORE.md §3.3).
+ * SYNC_GROUP_NOTIFY(gid, key) after it (docs/store.md, "Queues and keys").
  */
 export interface Meta {
   key: number;

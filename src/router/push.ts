@@ -18,7 +18,7 @@ export const PushQueue = {
 
 /**
  * The offline-push items for a message whose receivers are online nowhere, in the queue
- * layouts of PROTOCOL.md. Only IM, GROUP_IM, SYSTEM and CUSTOMER_V2 are pushed; anything
+ * layouts of docs/protocol.md. Only IM, GROUP_IM, SYSTEM and CUSTOMER_V2 are pushed; anything
  * else (or an embedded frame that does not parse) yields nothing.
  */
 export function pushItems(appid: number, receivers: readonly number[], message: Buffer): PushItem[] {

@@ -5,7 +5,7 @@ import { LATEST_CMDS, QueueKind, type StoredMessage } from '../store/types.ts';
 
 const MAX_LATEST = 1000;
 
-/** A stored message as the reference's HTTP API shows it (STORE.md §5); other cmds are left out. */
+/** A stored message as the reference's HTTP API shows it (docs/store.md, "The HTTP API"); other cmds are left out. */
 function json(m: StoredMessage): object | undefined {
   const b = Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength);
   if (m.cmd === Cmd.IM || m.cmd === Cmd.GROUP_IM) {
@@ -29,7 +29,7 @@ function json(m: StoredMessage): object | undefined {
 
 const list = (ms: StoredMessage[]) => ms.map(json).filter((x) => x !== undefined);
 
-/** The store's HTTP API (STORE.md §5): latest and history messages, offline counts. */
+/** The store's HTTP API (docs/store.md, "The HTTP API"): latest and history messages, offline counts. */
 export function storeRoutes(store: StoreClient | undefined, syncLimit: number): Record<string, Handler> {
   const need = (): StoreClient => {
     if (store === undefined) throw new HttpError(404, 'the message store is off (IM_STORE=off)');

@@ -25,7 +25,7 @@ export interface DispatchContext extends LoginContext {
 }
 
 /**
- * A client frame, by cmd (PROTOCOL.md, "Behaviour of the reference server"). Before a
+ * A client frame, by cmd (docs/protocol.md, "A client's connection"). Before a
  * successful auth only AUTH_TOKEN and PING are served; anything else is ignored.
  */
 export function dispatch(x: DispatchContext, c: Connection, f: Frame): void {

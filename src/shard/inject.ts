@@ -22,7 +22,7 @@ export interface InjectContext {
 
 /**
  * A message posted through the HTTP API. Kinds the store keeps are saved, and their
- * receivers told SYNC_NOTIFY (STORE.md §1); the others are routed as a client's would be.
+ * receivers told SYNC_NOTIFY (docs/store.md, "What is stored, and where"); the others are routed as a client's would be.
  * Resolves with 0, or a GroupSend / AckStatus code. Rejects when the store fails.
  */
 export async function inject(x: InjectContext, p: PostRequest): Promise<number> {

@@ -33,7 +33,7 @@ const meta = (s: Saved, notify: boolean, gid = 0): Meta => ({ key: s.key, prev: 
 const user = (appid: number, uid: number) => ({ appid, kind: QueueKind.USER, owner: uid });
 
 /**
- * Stored messages on a shard: "save, then METADATA, deliver, notify" (STORE.md §3.3) for
+ * Stored messages on a shard: "save, then METADATA, deliver, notify" (docs/store.md, "Queues and keys") for
  * every message kind the store keeps, and the sync requests that read them back. Delivery
  * itself is the routing pipeline's; a message whose save fails is neither delivered nor
  * acknowledged (the client sends it again).
@@ -153,7 +153,7 @@ export class Messaging {
     return own;
   }
 
-  /** SYNC(k): one page of the user's queue after k (STORE.md §3.1, §3.2). */
+  /** SYNC(k): one page of the user's queue after k (docs/store.md, "Sync"). */
   sync(c: Connection, f: Frame): void {
     const m = SYNC.decode(f.body, 0, f.body.length);
     if (m instanceof ProtocolError) return c.fail(m);
@@ -190,7 +190,7 @@ export class Messaging {
       'slow consumer: more sync requests waiting than MAX_WAITING_SYNCS for a client that does not read its replies; disconnecting it');
   }
 
-  /** SYNC_GROUP(gid, k): the newest messages of a super group after k (STORE.md §3.5). */
+  /** SYNC_GROUP(gid, k): the newest messages of a super group after k (docs/store.md, "Sync"). */
   syncGroup(c: Connection, f: Frame, load: (appid: number, gid: number) => Promise<Group | null>): void {
     const m = SYNC_GROUP.decode(f.body, 0, f.body.length);
     if (m instanceof ProtocolError) return c.fail(m);
@@ -226,7 +226,7 @@ export class Messaging {
 
   /**
    * A message the HTTP API posts into users' queues (peer, customer, system, group
-   * notification): saved, then each receiver is told SYNC_NOTIFY only (STORE.md §1).
+   * notification): saved, then each receiver is told SYNC_NOTIFY only (docs/store.md, "What is stored, and where").
    * `push` goes through offline push to `push.to`. With the store off, each receiver gets
    * the message itself instead: `relay[i]` for item i (default: the message with PUSH).
    */

@@ -32,7 +32,7 @@ export class Routing {
   toUser(appid: number, uid: number, f: OutFrame, o: SendOptions = {}): void {
     this.#delivery.toUser(appid, uid, f, o.exclude ?? null);
     const ch = this.#channel();
-    // A stored message's key travels as the route message's msgid (STORE.md §3.3).
+    // A stored message's key travels as the route message's msgid (docs/store.md, "Queues and keys").
     if (ch.linked) ch.publish(Cmd.PUBLISH, appid, uid, f.meta?.key ?? 0, f);
     if (o.push !== undefined && !this.#table.isUserOnline(appid, uid)) ch.push(appid, [uid], o.push);
   }

@@ -1,5 +1,5 @@
 /**
- * The message store (STORE.md): per (appid, uid) a user queue and per (appid, gid) a super
+ * The message store (docs/store.md): per (appid, uid) a user queue and per (appid, gid) a super
  * group queue. Keys are per queue, 1, 2, 3…: a key is handed out under the queue's lock
  * (the single writer of SQLite; the queue's row lock in PostgreSQL), so a key can never
  * become visible before an earlier one of the same queue, and a sync never skips one.
@@ -7,7 +7,7 @@
 export const QueueKind = { USER: 0, GROUP: 1 } as const;
 export type QueueKind = (typeof QueueKind)[keyof typeof QueueKind];
 
-/** What /load_latest_message returns (STORE.md §4, GetLatestMessage): IM, GROUP_IM, GROUP_NOTIFICATION, CUSTOMER_V2. */
+/** What /load_latest_message returns (docs/store.md, "The HTTP API"): IM, GROUP_IM, GROUP_NOTIFICATION, CUSTOMER_V2. */
 export const LATEST_CMDS: readonly number[] = [4, 8, 7, 64];
 
 export interface QueueRef {

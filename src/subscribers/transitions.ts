@@ -1,5 +1,5 @@
 /**
- * The Channel's rules (PROTOCOL.md, "Access-server side") as pure functions of the packed
+ * The Channel's rules (docs/protocol.md, "Access server and router") as pure functions of the packed
  * count before a change: which router frame, if any, the change calls for. The thread whose
  * atomic update returned that previous value is the one that sends it, so each transition
  * is sent exactly once however many threads race.

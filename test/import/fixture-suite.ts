@@ -13,7 +13,7 @@ import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { loud } from '../helpers/loud.ts';
 
 /** GoBelieve's own store and what its server answered to every sync, recorded from its source. */
-export const FIXTURE = new URL('../../../shared/fixtures/gobelieve-ims/', import.meta.url).pathname;
+export const FIXTURE = new URL('../fixtures/gobelieve-ims/', import.meta.url).pathname;
 
 interface FixtureMessage {
   key: number; cmd: number; cmd_name: string; sender?: number; receiver?: number; timestamp?: number; msgid?: number;

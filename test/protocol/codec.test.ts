@@ -141,7 +141,7 @@ test('every message of the table round-trips at every version', () => {
   }
 });
 
-test('minimum body sizes match PROTOCOL.md', () => {
+test('minimum body sizes match docs/protocol.md', () => {
   const min = (name: MessageName, v = 2) => codecs[name].forVersion(v).minSize;
   assert.is(min('IM', 0), 20);
   assert.is(min('IM', 1), 24);

@@ -1,5 +1,5 @@
 /**
- * The message store's behaviour (STORE.md §7), run once against the embedded SQLite engine
+ * The message store's behaviour (docs/store.md), run once against the embedded SQLite engine
  * and once against a real PostgreSQL (store-sqlite.test.ts, store-postgres.test.ts), with the
  * project's own SDK over real sockets.
  */
