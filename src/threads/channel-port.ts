@@ -22,16 +22,13 @@ export interface ChannelSink {
   publishEach(appid: number, receivers: readonly number[], msgids: readonly number[], msg: OutFrame): void;
 }
 
-/** No router configured: one standalone server, all routing local. Offline pushes are counted. */
+/** No router configured: one standalone server, all routing local; offline pushes have nowhere to go. */
 export class StandaloneChannel implements ChannelSink {
   readonly linked = false;
-  offlinePushes = 0;
   transition(): void {}
   publish(): void {}
   publishEach(): void {}
-  push(_appid: number, receivers: readonly number[]): void {
-    this.offlinePushes += receivers.length;
-  }
+  push(): void {}
 }
 
 /**

@@ -124,7 +124,7 @@ export function readChannelItems(r: PackedReader, v: ChannelVisitor): void {
       const receivers = new Array<number>(r.u32());
       for (let i = 0; i < receivers.length; i++) receivers[i] = r.i64();
       v.push(b, c, appid, receivers, r.bytes());
-    } else {
+    } else if (type === ItemType.PUBLISH_EACH) {
       const appid = r.i64();
       const n = r.u32();
       const receivers = new Array<number>(n);
@@ -134,6 +134,9 @@ export function readChannelItems(r: PackedReader, v: ChannelVisitor): void {
         msgids[i] = r.i64();
       }
       v.publishEach(b, c, appid, receivers, msgids, r.bytes());
+    } else {
+      // Nothing after it can be read: the batch was written by a writer this reader does not know.
+      throw new RangeError(`unknown Channel item type ${type}`);
     }
   }
 }

@@ -150,4 +150,14 @@ test('PortBatcher: many items in one turn arrive as one message per destination'
   for (const ch of [a, b]) { ch.port1.close(); ch.port2.close(); }
 });
 
+test('an unknown Channel item type is an error, not read as another item', () => {
+  const w = new PackedWriter();
+  writeTransition(w, 1, 7, 42);
+  w.head(99, 0, 0, 0).i64(7);
+  const seen: number[] = [];
+  const v = { transition: (_t: number, _a: number, id: number) => seen.push(id) } as unknown as ChannelVisitor;
+  assert.throws(() => readChannelItems(reread(w), v), /unknown Channel item type 99/);
+  assert.equal(seen, [42], 'what came before it was read');
+});
+
 test.run();
