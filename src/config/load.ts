@@ -22,7 +22,7 @@ export interface Loaded<T> {
 const PREFIX: Record<Program, string> = { im: 'IM_', imr: 'IMR_' };
 
 /** The configuration file named by the arguments, if any; other arguments are refused. */
-export function configFileArg(argv: string[]): string | undefined {
+function configFileArg(argv: string[]): string | undefined {
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

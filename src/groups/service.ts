@@ -8,7 +8,7 @@ import type { Group, GroupSource, NewGroup } from './source.ts';
 import { SqliteGroupSource } from './sqlite.ts';
 import { MysqlGroupSource } from './mysql.ts';
 
-export const GROUP_CHANGES_CHANNEL = 'im_group_changes';
+const GROUP_CHANGES_CHANNEL = 'im_group_changes';
 
 export function createGroupSource(o: { mysqlUrl: string | undefined; groupDb: string }): GroupSource {
   return o.mysqlUrl !== undefined ? new MysqlGroupSource(o.mysqlUrl) : new SqliteGroupSource(o.groupDb);

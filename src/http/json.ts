@@ -16,7 +16,7 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-export function sendError(res: http.ServerResponse, status: number, message: string): void {
+function sendError(res: http.ServerResponse, status: number, message: string): void {
   sendJson(res, status, { meta: { code: status, message } });
 }
 

@@ -27,7 +27,7 @@ export const RETIRED_QUEUE_CMDS: ReadonlySet<number> = new Set([249, 250, 251, 2
 export const QUEUE_FLAG_GROUP_IM = 0x04;
 /** The message cmds ims stores, in the version-2 body layout: IM, GROUP_NOTIFICATION, GROUP_IM, SYSTEM, CUSTOMER_V2. */
 export const MESSAGE_CMDS: ReadonlySet<number> = new Set([4, 7, 8, 21, 64]);
-export const QUEUE_BODY = 64;
+const QUEUE_BODY = 64;
 
 export const idOf = (fileNo: number, offset: number): number => fileNo * LOG.BLOCK + offset;
 export const fileNoOf = (id: number): number => Math.floor(id / LOG.BLOCK);

@@ -93,7 +93,7 @@ function readOnly(routes: Record<string, Handler>): Record<string, Handler> {
 
 const READ_ONLY = ['/', '/events', '/metrics', '/summary', '/subscriptions', '/healthz'];
 
-export function apiRoutes(ctx: ApiContext): Record<string, Handler> {
+function apiRoutes(ctx: ApiContext): Record<string, Handler> {
   const routes = allRoutes(ctx);
   const reads = readOnly(Object.fromEntries(READ_ONLY.map((p) => [p, routes[p]!])));
   return { ...routes, ...reads };

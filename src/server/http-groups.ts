@@ -6,7 +6,7 @@ import { contentLimit } from './http-post.ts';
 import type { ShardPool } from './shard-pool.ts';
 
 /** Most member ids one admin request may carry. */
-export const MAX_MEMBERS_PER_REQUEST = 10_000;
+const MAX_MEMBERS_PER_REQUEST = 10_000;
 
 const ok = (res: http.ServerResponse, data: unknown = {}) => sendJson(res, 200, { data });
 

@@ -75,7 +75,7 @@ function onClose(this: Tagged<net.Socket | WebSocket>): void {
 }
 function ignore(): void {}
 
-export function remoteOf(s: net.Socket): string {
+function remoteOf(s: net.Socket): string {
   return `${s.remoteAddress}:${s.remotePort}`;
 }
 

@@ -20,7 +20,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, sep } from 'node:path';
 
-export const MARK = '/* gobelieve-router: write guard */';
+const MARK = '/* gobelieve-router: write guard */';
 
 const EDITS: [string, string][] = [
   // A query handed to a connection whose socket is gone (a transaction's own ROLLBACK after

@@ -22,7 +22,7 @@ export const H_MAGIC = 4;
 export const H_LEVELS = 5; // levels in use; only grows, under the lock, after the buffer has
 export const H_MAX_LEVELS = 6; // levels the buffer can hold
 export const H_LEVEL_LIVE = 16; // live keys of level k at H_LEVEL_LIVE + k
-export const MAX_LEVELS = 32;
+const MAX_LEVELS = 32;
 export const HEADER_WORDS = H_LEVEL_LIVE + MAX_LEVELS;
 export const MAGIC = 0x53554254; // "SUBT"
 /**

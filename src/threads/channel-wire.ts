@@ -14,7 +14,7 @@
 import { Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
 import type { PackedReader, PackedWriter } from './packed.ts';
 
-export const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3, PUBLISH_EACH: 4 } as const;
+const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3, PUBLISH_EACH: 4 } as const;
 
 export interface ChannelVisitor {
   transition(t: number, appid: number, id: number): void;

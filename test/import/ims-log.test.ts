@@ -4,6 +4,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImsLogWriter } from '../../src/import/ims-writer.ts';
+import { parseDeviceKey } from '../../src/import/gobelieve-redis.ts';
 import { importIms, type ImportReport } from '../../src/import/importer.ts';
 import { LOG, encodeRecord } from '../../src/import/ims-log.ts';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -175,6 +176,13 @@ test('bin/im-import refuses, with one line and exit 2: no ims folder, a file wit
   r = await runImport(['--ims', ok, '--settle-ms', '0', '--config', cfg], store);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /messages written: 12\n/);
+});
+
+test('GoBelieve\'s device keys: the platform follows the last _, a device id may hold _ itself', () => {
+  assert.equal(parseDeviceKey('devices_CD613E30-D8F1_2'), ['CD613E30-D8F1', 2]);
+  assert.equal(parseDeviceKey('devices_desk_5_7f1a35_1'), ['desk_5_7f1a35', 1]);
+  assert.is(parseDeviceKey('devices_id'), undefined, 'the counter is no device');
+  assert.is(parseDeviceKey('devices_x_web'), undefined);
 });
 
 test.run();
