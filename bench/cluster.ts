@@ -74,7 +74,7 @@ async function linkThroughput(batchBytes: number): Promise<number> {
   sink.listen(0, '127.0.0.1');
   await once(sink, 'listening');
   const link = new RouterLink({ host: '127.0.0.1', port: (sink.address() as net.AddressInfo).port },
-    { up: () => {}, down: () => {}, frame: () => {}, invalid: () => {}, backlog: () => {} }, { batchBytes, holdFrames: 0, limitBytes: 64 * 1024 * 1024 });
+    { up: () => {}, down: () => {}, frame: () => {}, invalid: () => {}, backlog: () => {} }, { batchBytes, holdFrames: 0, limitBytes: 64 * 1024 * 1024, reconnectMaxMs: 2000 });
   link.start();
   while (!link.up) await new Promise((r) => setTimeout(r, 10));
   const frame = encodeFrame(codecs.PUBLISH, { appid: 1, receiver: 2, msgid: 0, device_id: 0, timestamp: 0n, message: Buffer.alloc(76, 1) }, 0, 0);

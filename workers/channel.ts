@@ -23,6 +23,7 @@ const channel = new Channel({
     batchBytes: start.config.channelBatchBytes,
     holdFrames: start.config.channelQueueLimit,
     limitBytes: start.config.channelQueueLimitBytes,
+    reconnectMaxMs: start.config.routeReconnectMaxMs,
     hello: start.config.routeSecret === undefined ? undefined
       : encodeFrame(codecs.LINK_AUTH, { secret: Buffer.from(start.config.routeSecret) }, 0, 0),
   },

@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { FrameDecoder, ROUTER_CMDS, type Frame, type ProtocolError } from '../protocol/index.ts';
+import { Cmd, FrameDecoder, ROUTER_CMDS, codecs, encodeFrame, type Frame, type ProtocolError } from '../protocol/index.ts';
 import type { HostPort } from '../config/env.ts';
 import { STALL_MS, WriteProgress } from '../net/write-progress.ts';
 
@@ -28,14 +28,30 @@ export interface RouterLinkLimits {
   limitBytes: number;
   /** A LINK_AUTH frame to send first on every connection (IM_ROUTE_SECRET), if any. */
   hello?: Buffer;
+  /** The longest pause between two dials (IM_ROUTE_RECONNECT_MAX_MS). */
+  reconnectMaxMs: number;
 }
 
+const PING_FRAME = encodeFrame(codecs.PING, {}, 0, 0);
 const MIN_DELAY_MS = 100;
-const MAX_DELAY_MS = 60_000;
+/** A quiet link asks its router a PING this often... */
+const PING_EVERY_MS = 2000;
+/**
+ * ...and a router that answers PINGs (this project's) but has sent nothing for this long is
+ * taken for down: a hung process (SIGSTOP, a stalled host) whose kernel still takes what is
+ * written is otherwise never noticed while traffic is light. One that never answered the
+ * first PING (GoBelieve's router) gets no such check.
+ */
+const SILENT_MS = 8000;
 /** A link must stay up this long before its reconnect delay starts again from the minimum. */
 const STABLE_MS = 5000;
 /** TCP keepalive probes find a router host that vanished (no FIN, no RST). */
 const KEEPALIVE_MS = 10_000;
+
+/** The pause after `delay`: doubled, never past `max`. */
+export const nextDelay = (delay: number, max: number): number => Math.min(delay * 2, max);
+/** Between half and one and a half times `delay`: servers that lost one router do not dial it in step. */
+export const jittered = (delay: number): number => delay * (0.5 + Math.random());
 
 /**
  * The access server's connection to one router. Frames queued in a turn are written at the
@@ -49,9 +65,10 @@ const KEEPALIVE_MS = 10_000;
  * stopped process, a stalled host): the link is closed as down and reconnected, so the
  * access server never holds more. Subscription frames are never dropped while up: a
  * router that missed one would stay wrong until the next reconnect.
- * Reconnects back off from 100 ms, doubling to 60 s, with jitter (servers that lost the
- * same router do not come back in lockstep), and start again from 100 ms once a link has
- * stayed up for 5 s.
+ * Reconnects back off from 100 ms, doubling to `reconnectMaxMs` (2 s by default), with
+ * jitter (servers that lost the same router do not come back in lockstep), and start again
+ * from 100 ms once a link has stayed up for 5 s. A quiet link is checked with PING (see
+ * SILENT_MS).
  */
 export class RouterLink {
   readonly addr: HostPort;
@@ -79,6 +96,12 @@ export class RouterLink {
   #progress: WriteProgress | undefined;
   /** Why this side closed the current socket, if it did. */
   #cutFor: string | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** When the router last sent anything on this socket. */
+  #heardAt = 0;
+  /** Whether the router answers PING (undefined: the first one is not answered yet). */
+  #answersPing: boolean | undefined;
+  #firstPingAt = 0;
 
   constructor(addr: HostPort, handlers: RouterLinkHandlers, limits: RouterLinkLimits) {
     this.addr = addr;
@@ -142,6 +165,7 @@ export class RouterLink {
   async stop(): Promise<void> {
     this.state = 'stopped';
     clearTimeout(this.#timer);
+    clearInterval(this.#heartbeat);
     const s = this.#socket;
     if (s === undefined || s.destroyed) return;
     this.#flush();
@@ -169,6 +193,7 @@ export class RouterLink {
       this.#upSince = performance.now();
       this.#seq = 0;
       if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
+      this.#startHeartbeat(s);
       this.#handlers.up(this);
       const held = this.#held;
       this.#held = [];
@@ -176,8 +201,10 @@ export class RouterLink {
       for (const f of held) this.#queue(f, true);
     });
     s.on('data', (chunk: Buffer) => {
+      this.#heardAt = performance.now();
       const err = decoder.push(chunk, (f) => {
         this.framesIn++;
+        if (f.cmd === Cmd.PONG) return void (this.#answersPing = true);
         this.#handlers.frame(this, f);
       });
       if (err !== undefined) {
@@ -189,6 +216,7 @@ export class RouterLink {
     s.on('error', (err) => { failure = err.message; });
     s.on('close', () => {
       if (this.#socket !== s) return;
+      clearInterval(this.#heartbeat);
       const wasUp = this.state === 'up' || this.#cutFor !== undefined;
       this.#out = [];
       this.#outBytes = 0;
@@ -196,9 +224,31 @@ export class RouterLink {
       this.state = 'down';
       if (wasUp) this.#handlers.down(this, this.#cutFor ?? failure);
       if (wasUp && performance.now() - this.#upSince >= STABLE_MS) this.#delay = MIN_DELAY_MS;
-      this.#timer = setTimeout(() => this.#connect(), this.#delay * (0.5 + Math.random()));
-      this.#delay = Math.min(this.#delay * 2, MAX_DELAY_MS);
+      this.#timer = setTimeout(() => this.#connect(), jittered(this.#delay));
+      this.#delay = nextDelay(this.#delay, this.#limits.reconnectMaxMs);
     });
+  }
+
+  /** PING on a quiet link; a router that answers PINGs and then falls silent is cut. */
+  #startHeartbeat(s: net.Socket): void {
+    this.#heardAt = performance.now();
+    this.#firstPingAt = this.#heardAt;
+    this.#answersPing = undefined;
+    this.#queue(PING_FRAME, false);
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = setInterval(() => {
+      if (this.#socket !== s || !this.up) return;
+      const now = performance.now();
+      if (this.#answersPing === undefined && now - this.#firstPingAt > SILENT_MS) this.#answersPing = false;
+      if (this.#answersPing !== true) return;
+      if (now - this.#heardAt > SILENT_MS) {
+        this.#cutFor = `the router answered nothing for ${Math.round((now - this.#heardAt) / 1000)} s`;
+        s.destroy();
+        return;
+      }
+      if (now - this.#heardAt >= PING_EVERY_MS) this.#queue(PING_FRAME, false);
+    }, PING_EVERY_MS / 2);
+    this.#heartbeat.unref();
   }
 
   #queue(frame: Buffer, publish: boolean): void {

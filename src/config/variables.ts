@@ -162,6 +162,11 @@ export const IM_VARIABLES: readonly Variable[] = [
     meaning: "young-generation size of each worker thread, MiB (0: V8's default): less memory against more frequent minor GCs",
   },
   {
+    names: ["IM_ROUTE_RECONNECT_MAX_MS"], default: "2000",
+    short: "longest pause between attempts to reach a router",
+    meaning: "a lost router is dialled again after 100 ms, then after pauses doubling up to this (with jitter, so that servers do not come back in step)",
+  },
+  {
     names: ["IM_CONTROL_TIMEOUT_MS"], default: "5000",
     short: "deadline of calls between threads",
     meaning: "a call from the main thread to a shard, the Channel or the store that takes longer fails; a shard that misses it is replaced",

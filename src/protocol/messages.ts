@@ -129,5 +129,13 @@ function acceptTable(dirs: readonly Direction[]): Uint8Array {
 export const CLIENT_CMDS = acceptTable(['client', 'both']);
 /** Cmds a client accepts from an access server. */
 export const SERVER_CMDS = acceptTable(['server', 'both']);
-/** Cmds exchanged between access servers and routers. */
-export const ROUTER_CMDS = acceptTable(['router']);
+/**
+ * Cmds exchanged between access servers and routers, and PING/PONG: this project's servers
+ * check a quiet link's router with them (GoBelieve's router ignores a PING).
+ */
+export const ROUTER_CMDS = (() => {
+  const t = acceptTable(['router']);
+  t[Cmd.PING] = 1;
+  t[Cmd.PONG] = 1;
+  return t;
+})();

@@ -15,6 +15,7 @@ const SUBSCRIBE = codecs.SUBSCRIBE.forVersion(0);
 const UNSUBSCRIBE = codecs.UNSUBSCRIBE.forVersion(0);
 const ROOM = codecs.SUBSCRIBE_ROOM.forVersion(0);
 const PUSH = codecs.PUSH.forVersion(0);
+const PONG_FRAME = { cmd: Cmd.PONG, version: 0, flag: 0, seq: 0, body: Buffer.alloc(0) };
 const LINK_AUTH_TIMEOUT_MS = 10_000;
 const backlog = new RateLimitedLog(10_000);
 
@@ -120,6 +121,12 @@ export class Router {
     }
     if (f.cmd === Cmd.LINK_AUTH) return; // a secret this router does not ask for
     switch (f.cmd) {
+      case Cmd.PING:
+        // An access server checking that this router still answers (a quiet link).
+        link.forward(PONG_FRAME);
+        break;
+      case Cmd.PONG:
+        break;
       case Cmd.SUBSCRIBE: {
         const m = SUBSCRIBE.decode(body, 0, body.length);
         if (m instanceof ProtocolError) return this.#reject(link, m);
