@@ -107,6 +107,10 @@ export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry
   mirrored('im_store_syncs_total', 'Sync pages read (SYNC, SYNC_GROUP, history)', ['engine'], store((st) => st.syncs));
   mirrored('im_store_errors_total', 'Store calls that failed', ['engine'], store((st) => st.errors));
   mirrored('im_store_failures_total', 'Messages not acknowledged and syncs not answered because the store failed or timed out', ['shard'], stat('storeFailures'));
+  mirrored('im_disconnects_total', 'Client connections closed, by why (peer_closed, auth_timeout, idle, slow_consumer, bad_frame, oversized, internal_error, server_shutdown, shard_lost)', ['reason', 'shard'], (s) => [
+    ...s.shards.flatMap((r) => Object.entries(r.disconnects).map(([reason, n]) => [{ reason, shard: String(r.shard) }, n] as [Record<string, string>, number])),
+    ...[...pool.lostWithShard].map(([shard, n]) => [{ reason: 'shard_lost', shard: String(shard) }, n] as [Record<string, string>, number]),
+  ]);
   mirrored('im_store_restarts_total', 'Times the store thread died and was replaced', ['engine'], store((st) => st.restarts ?? 0));
   gauge('im_store_up', 'Whether the last store call succeeded (1) or failed (0)', ['engine'], store((st) => (st.up ? 1 : 0)));
   gauge('im_store_save_latency_microseconds', 'Time of one save transaction', ['quantile'], (s) => {

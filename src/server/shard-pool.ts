@@ -60,6 +60,8 @@ export class ShardPool {
   /** Replacements run one at a time: two shards dying together must not wire to each other's corpse. */
   #replacing: Promise<void> = Promise.resolve();
   #nextPost = 0;
+  /** Connections each shard index lost with a shard that died (im_disconnects_total{reason="shard_lost"}). */
+  readonly lostWithShard = new Map<number, number>();
 
   constructor(config: ServerConfig, table: SubscriberTable, services: MainServices, log: Logger) {
     this.#config = config;
@@ -268,6 +270,8 @@ export class ShardPool {
     const i = dead.index;
     const answered = dead.ready;
     dead.ready = false;
+    // What it held when it died: the main thread's count of the sockets it moved there.
+    this.lostWithShard.set(i, (this.lostWithShard.get(i) ?? 0) + Atomics.load(this.#load, i));
     Atomics.store(this.#load, i, 0);
     const released = releaseShard(this.#table, dead.ledger, i, (t, appid, id) => {
       if (t !== Transition.NONE) this.#mainChannel?.transition(t, appid, id);

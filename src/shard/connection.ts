@@ -1,4 +1,5 @@
-import { FrameDecoder, ProtocolError, frameCount, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
+import { Disconnect, type DisconnectReason } from './disconnect.ts';
+import { FrameDecoder, ProtocolError, ProtocolErrorCode, frameCount, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
 import type { WriteArena } from './write-arena.ts';
@@ -9,7 +10,7 @@ export interface ConnectionOwner {
   onInvalid(c: Connection, err: ProtocolError): void;
   /** A handler of `cmd` failed (a bug): the connection is closed, the shard goes on. */
   onInternalError(c: Connection, err: unknown, cmd: number): void;
-  onClose(c: Connection): void;
+  onClose(c: Connection, reason: DisconnectReason): void;
   /** The connection has frames to write: flush it at the end of this turn. */
   markDirty(c: Connection): void;
   /** The client's reads paused: it sends faster than the store saves (see Connection.saving). */
@@ -77,6 +78,8 @@ export class Connection implements RouteClient, TransportEvents {
   #blocked = false;
   #dead = false;
   #failed = false;
+  /** Why this side is closing it; none: the peer closed it. */
+  #reason: DisconnectReason | undefined;
   /** Cut off as a slow consumer: nothing more is queued while the close completes. */
   #cut = false;
   /** Waiting for what is queued to be written (whenWritten). */
@@ -142,7 +145,7 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead || this.#cut) return false;
     this.#cut = true;
     this.#forget();
-    this.destroy();
+    this.destroy(Disconnect.SLOW);
     return true;
   }
 
@@ -177,7 +180,7 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead || this.#failed) return;
     this.#failed = true;
     this.#owner.onInvalid(this, err);
-    this.destroy();
+    this.destroy(err.code === ProtocolErrorCode.BODY_LENGTH ? Disconnect.OVERSIZED : Disconnect.BAD_FRAME);
   }
 
   send(f: OutFrame): void {
@@ -198,7 +201,7 @@ export class Connection implements RouteClient, TransportEvents {
         this.#cut = true;
         this.#owner.onSlow(this, this.#droppableBytes + this.transport.buffered);
         this.#forget();
-        return this.destroy();
+        return this.destroy(Disconnect.SLOW);
       }
       while (this.#droppable > 0 && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) this.#dropOldest();
     }
@@ -274,8 +277,9 @@ export class Connection implements RouteClient, TransportEvents {
   }
 
   /** Graceful close: queued frames are written first. */
-  close(): void {
+  close(reason: DisconnectReason = Disconnect.SHUTDOWN): void {
     if (this.#dead) return;
+    this.#reason ??= reason;
     this.#blocked = false;
     this.flush();
     this.transport.end();
@@ -283,7 +287,9 @@ export class Connection implements RouteClient, TransportEvents {
     setTimeout(() => this.destroy(), 2000).unref();
   }
 
-  destroy(): void {
+  /** Closes at once; `reason` says why (the first reason given is the one counted). */
+  destroy(reason?: DisconnectReason): void {
+    this.#reason ??= reason;
     this.transport.destroy();
   }
 
@@ -291,7 +297,7 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead) return;
     this.#dead = true;
     this.#forget();
-    this.#owner.onClose(this);
+    this.#owner.onClose(this, this.#reason ?? Disconnect.PEER);
   }
 
   #forget(): void {

@@ -1,3 +1,4 @@
+import { Disconnect, type DisconnectReason } from './disconnect.ts';
 import type http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -103,6 +104,7 @@ export class Shard implements ConnectionOwner {
   readonly #ctx: DispatchContext;
   readonly #load: Int32Array;
   readonly #conns = new Set<Connection>();
+  readonly #disconnects = new Map<DisconnectReason, number>();
   #dirty: Connection[] = [];
   #flushScheduled = false;
   readonly #flushAll = () => this.#flush();
@@ -216,7 +218,7 @@ export class Shard implements ConnectionOwner {
     // A bug must cost one connection, not the shard and all of its connections.
     this.stats.internalErrors++;
     this.#log.error({ err, conn: c.id, uid: c.uid, cmd }, 'frame handler failed; closing the connection');
-    c.destroy();
+    c.destroy(Disconnect.INTERNAL);
   }
 
   onInvalid(c: Connection, err: ProtocolError): void {
@@ -246,10 +248,15 @@ export class Shard implements ConnectionOwner {
     }
   }
 
-  onClose(c: Connection): void {
+  onClose(c: Connection, reason: DisconnectReason): void {
     this.#conns.delete(c);
     if (c.authed) this.presence.unregister(c);
-    this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid }, 'connection closed');
+    this.#disconnected(reason);
+    this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid, reason }, 'connection closed');
+  }
+
+  #disconnected(reason: DisconnectReason): void {
+    this.#disconnects.set(reason, (this.#disconnects.get(reason) ?? 0) + 1);
   }
 
   report(): ShardReport {
@@ -270,6 +277,7 @@ export class Shard implements ConnectionOwner {
       shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
       delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
       stats: { ...this.stats, framesOut: this.framesOutByCmd.reduce((a, b) => a + b, 0) }, apps, transports,
+      disconnects: Object.fromEntries(this.#disconnects),
       framesInByCmd: nonZero(this.framesInByCmd),
       framesOutByCmd: nonZero(this.framesOutByCmd),
       groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
@@ -331,15 +339,17 @@ export class Shard implements ConnectionOwner {
       if (now - p.at <= authLimit) continue;
       this.#pending.delete(p);
       this.stats.authTimeouts++;
+      // Never a connection (a TLS handshake or WebSocket upgrade that did not finish).
+      this.#disconnected(Disconnect.AUTH_TIMEOUT);
       p.raw.destroy();
     }
     for (const c of this.#conns) {
       if (!c.authed && now - c.createdAt > authLimit) {
         this.stats.authTimeouts++;
-        c.destroy();
+        c.destroy(Disconnect.AUTH_TIMEOUT);
       } else if (now - c.lastRecv > idle) {
         this.stats.idleTimeouts++;
-        c.destroy();
+        c.destroy(Disconnect.IDLE);
       }
     }
   }

@@ -58,6 +58,8 @@ export interface ShardReport {
   handoffs_in: number;
   handoffs_out: number;
   stats: ShardStats;
+  /** Connections closed, by why (DisconnectReason). */
+  disconnects: Record<string, number>;
   apps: AppSummary[];
   /** Live connections by transport. */
   transports: Record<string, number>;
