@@ -44,6 +44,8 @@ export interface ServerConfig {
   channelQueueLimit: number;
   /** Bytes held for a router that is away, or unsent to one that does not read. */
   channelQueueLimitBytes: number;
+  /** Bytes read from one client per event-loop turn (0: no bound). */
+  readBudgetBytes: number;
   /** The longest pause between two attempts to reach a router. */
   routeReconnectMaxMs: number;
   /** IM_ROUTE_SECRET: presented to each router first (LINK_AUTH), for routers run with IMR_SECRET. */
@@ -165,6 +167,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     channelBatchBytes: intVar(env, 'IM_CHANNEL_BATCH_BYTES', 256 * 1024, 1024),
     channelQueueLimit: intVar(env, 'IM_CHANNEL_QUEUE_LIMIT', 100_000, 0),
     channelQueueLimitBytes: bytesVar(env, 'IM_CHANNEL_QUEUE_LIMIT_BYTES', 64 * 1024 * 1024, 64 * 1024),
+    readBudgetBytes: bytesVar(env, 'IM_READ_BUDGET_BYTES', 64 * 1024, 0),
     routeReconnectMaxMs: intVar(env, 'IM_ROUTE_RECONNECT_MAX_MS', 2000, 100, 600_000),
     routeSecret: strVar(env, 'IM_ROUTE_SECRET'),
     roomRule: enumVar(env, 'IM_ROOM_RULE', ['none', 'uid', 'device'] as const, 'none'),

@@ -110,7 +110,12 @@ export const IM_VARIABLES: readonly Variable[] = [
     names: ["IM_QUEUE_POLICY"], default: "`disconnect`",
     short: "over the byte limit: disconnect or drop-oldest",
     meaning: "past `IM_QUEUE_LIMIT_BYTES`: `disconnect` the slow client (logged, `im_slow_consumers_total`) or `drop-oldest`",
+  },  {
+    names: ["IM_READ_BUDGET_BYTES"], default: "64KiB",
+    short: "bytes read from one client per turn (0: no bound)",
+    meaning: "bytes read from one client in one turn of its shard's event loop; past it, that client's reads wait for the next turn, so that one client sending flat out slows itself (its TCP window fills), not its neighbours. 0: no bound",
   },
+
   {
     names: ["IM_MAX_BODY"], default: "32767; 32713 when linked",
     short: "largest message body a client may send",

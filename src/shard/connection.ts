@@ -15,6 +15,10 @@ export interface ConnectionOwner {
   markDirty(c: Connection): void;
   /** The client's reads paused: it sends faster than the store saves (see Connection.saving). */
   onHeldBack(c: Connection): void;
+  /** The current event-loop turn's number: a connection's read budget is per turn. */
+  readonly turn: number;
+  /** `c` read its budget this turn: resume it at the next. */
+  onOverBudget(c: Connection): void;
   /** Frames dropped because the client did not read (queue limit). */
   onDropped(c: Connection, n: number): void;
   /** The client did not read and is over its byte limit: it is being disconnected. */
@@ -31,7 +35,12 @@ export interface QueueLimits {
   /** Bytes waiting (queue and socket buffer) before `dropOldest` applies, or a disconnect. */
   bytes: number;
   dropOldest: boolean;
+  /** Bytes read from one client in one event-loop turn before its reads pause to the next (0: no bound). */
+  readBudget: number;
 }
+
+const PAUSED_STORE = 1;
+const PAUSED_BUDGET = 2;
 
 /** What a waiting frame costs: its wire bytes, roughly (version 0 is 4 bytes less). */
 function cost(f: OutFrame): number {
@@ -87,7 +96,10 @@ export class Connection implements RouteClient, TransportEvents {
   /** Messages of this client waiting for the store, and their bytes (see saving()). */
   #saving = 0;
   #savingBytes = 0;
-  #paused = false;
+  /** Reads paused: waiting for the store (STORE), over this turn's read budget (BUDGET). */
+  #paused = 0;
+  #turn = -1;
+  #turnBytes = 0;
   readonly #decoder: FrameDecoder;
   readonly #owner: ConnectionOwner;
   readonly #limits: QueueLimits;
@@ -117,6 +129,22 @@ export class Connection implements RouteClient, TransportEvents {
 
   receive(chunk: Buffer): void {
     this.lastRecv = performance.now();
+    // A client that sends as fast as its socket allows must not take the shard's turns from
+    // its neighbours: past the budget its reads wait for the next turn (its TCP window then
+    // slows it), and every other connection is served in between.
+    const budget = this.#limits.readBudget;
+    if (budget > 0) {
+      const turn = this.#owner.turn;
+      if (turn !== this.#turn) {
+        this.#turn = turn;
+        this.#turnBytes = 0;
+      }
+      this.#turnBytes += chunk.length;
+      if (this.#turnBytes >= budget && !(this.#paused & PAUSED_BUDGET)) {
+        this.#pause(PAUSED_BUDGET);
+        this.#owner.onOverBudget(this);
+      }
+    }
     const err = this.#decoder.push(chunk, (f) => {
       if (!this.#dead && !this.#cut) this.#owner.onFrame(this, f);
     });
@@ -158,9 +186,8 @@ export class Connection implements RouteClient, TransportEvents {
   saving(bytes: number): void {
     this.#saving++;
     this.#savingBytes += bytes;
-    if (!this.#paused && (this.#saving > SAVING_MAX || this.#savingBytes > SAVING_MAX_BYTES)) {
-      this.#paused = true;
-      this.transport.pause();
+    if (!(this.#paused & PAUSED_STORE) && (this.#saving > SAVING_MAX || this.#savingBytes > SAVING_MAX_BYTES)) {
+      this.#pause(PAUSED_STORE);
       this.#owner.onHeldBack(this);
     }
   }
@@ -169,10 +196,24 @@ export class Connection implements RouteClient, TransportEvents {
   saved(bytes: number): void {
     this.#saving--;
     this.#savingBytes -= bytes;
-    if (this.#paused && this.#saving <= SAVING_MAX / 2 && this.#savingBytes <= SAVING_MAX_BYTES / 2) {
-      this.#paused = false;
-      if (!this.#dead) this.transport.resume();
-    }
+    if ((this.#paused & PAUSED_STORE) && this.#saving <= SAVING_MAX / 2 && this.#savingBytes <= SAVING_MAX_BYTES / 2) this.#resume(PAUSED_STORE);
+  }
+
+  /** A new turn: reads paused for the budget go on. */
+  nextTurn(): void {
+    this.#turnBytes = 0;
+    this.#resume(PAUSED_BUDGET);
+  }
+
+  #pause(why: number): void {
+    if (this.#paused === 0) this.transport.pause();
+    this.#paused |= why;
+  }
+
+  #resume(why: number): void {
+    if (!(this.#paused & why)) return;
+    this.#paused &= ~why;
+    if (this.#paused === 0 && !this.#dead) this.transport.resume();
   }
 
   /** The client broke the protocol: report once and close. */

@@ -124,7 +124,7 @@ export class Shard implements ConnectionOwner {
     this.channel = d.channel;
     this.#log = d.log;
     this.#load = d.load;
-    this.#limits = { frames: d.config.queueLimit, bytes: d.config.queueLimitBytes, dropOldest: d.config.queuePolicy === 'drop-oldest' };
+    this.#limits = { frames: d.config.queueLimit, bytes: d.config.queueLimitBytes, dropOldest: d.config.queuePolicy === 'drop-oldest', readBudget: d.config.readBudgetBytes };
     const routes = new AppRoute<Connection>(d.config.roomRule);
     const channel = () => this.channel;
     this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
@@ -238,6 +238,34 @@ export class Shard implements ConnectionOwner {
     this.stats.slowDisconnects++;
     this.#log.warn({ conn: c.id, uid: c.uid, appid: c.appid, remote: c.remote, bytes, limit: this.config.queueLimitBytes },
       'slow consumer: more than IM_QUEUE_LIMIT_BYTES waiting for a client that does not read; disconnecting it');
+  }
+
+  /**
+   * Numbers event-loop turns for the read budgets: a turn in which anything was read ends
+   * after that poll phase's reads (one immediate a turn, only in turns with reads).
+   */
+  get turn(): number {
+    if (!this.#turnScheduled) {
+      this.#turnScheduled = true;
+      setImmediate(this.#nextTurn);
+    }
+    return this.#turn;
+  }
+
+  #turn = 0;
+  #turnScheduled = false;
+  #overBudget: Connection[] = [];
+  readonly #nextTurn = () => {
+    this.#turn++;
+    this.#turnScheduled = false;
+    const waiting = this.#overBudget;
+    this.#overBudget = [];
+    for (const c of waiting) c.nextTurn();
+  };
+
+  onOverBudget(c: Connection): void {
+    this.stats.readBudgetPauses++;
+    this.#overBudget.push(c);
   }
 
   markDirty(c: Connection): void {
