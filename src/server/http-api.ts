@@ -206,23 +206,22 @@ function guarded(token: string | undefined, routes: Record<string, Handler>): Re
   }) as Handler]));
 }
 
-/** The dashboard on a port of its own: the page and its event stream, nothing else. */
-export async function startDashboard(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
-  const server = createServer(router(guarded(ctx.token, readOnly(dashboardOf(ctx))),
-    (err) => ctx.log.error({ err }, 'dashboard handler failed'),
-    (err) => ctx.log.debug({ err: (err as Error).message }, 'dashboard request aborted by the client')));
+/** Serves `routes` (behind the admin token) on host:port; `variable` names the port in a listen error. */
+async function serve(ctx: ApiContext, routes: Record<string, Handler>, what: string, variable: string, host: string, port: number): Promise<http.Server> {
+  const server = createServer(router(guarded(ctx.token, routes),
+    (err) => ctx.log.error({ err }, `${what} handler failed`),
+    (err) => ctx.log.debug({ err: (err as Error).message }, `${what} request aborted by the client`)));
   guardServer(server, HTTP_MAX_CONNECTIONS);
   server.listen(port, host);
-  await listening(server, 'IM_DASHBOARD_PORT', host, port, 'IM_HTTP_HOST');
+  await listening(server, variable, host, port, 'IM_HTTP_HOST');
   return server;
 }
 
-export async function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
-  const server = createServer(router(guarded(ctx.token, apiRoutes(ctx)),
-    (err) => ctx.log.error({ err }, 'http handler failed'),
-    (err) => ctx.log.debug({ err: (err as Error).message }, 'http request aborted by the client')));
-  guardServer(server, HTTP_MAX_CONNECTIONS);
-  server.listen(port, host);
-  await listening(server, 'IM_HTTP_PORT', host, port, 'IM_HTTP_HOST');
-  return server;
+/** The dashboard on a port of its own: the page and its event stream, nothing else. */
+export function startDashboard(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
+  return serve(ctx, readOnly(dashboardOf(ctx)), 'dashboard', 'IM_DASHBOARD_PORT', host, port);
+}
+
+export function startApi(ctx: ApiContext, host: string, port: number): Promise<http.Server> {
+  return serve(ctx, apiRoutes(ctx), 'http', 'IM_HTTP_PORT', host, port);
 }
