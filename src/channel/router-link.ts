@@ -1,7 +1,8 @@
 import net from 'node:net';
+import { ROUTER_PING_EVERY_MS as PING_EVERY_MS, ROUTER_SILENT_MS as SILENT_MS, STALL_MS } from '../config/limits.ts';
 import { Cmd, FrameDecoder, ROUTER_CMDS, codecs, encodeFrame, type Frame, type ProtocolError } from '../protocol/index.ts';
 import type { HostPort } from '../config/env.ts';
-import { STALL_MS, WriteProgress } from '../net/write-progress.ts';
+import { WriteProgress } from '../net/write-progress.ts';
 
 export type LinkState = 'connecting' | 'up' | 'down' | 'stopped';
 
@@ -34,15 +35,6 @@ export interface RouterLinkLimits {
 
 const PING_FRAME = encodeFrame(codecs.PING, {}, 0, 0);
 const MIN_DELAY_MS = 100;
-/** A quiet link asks its router a PING this often... */
-const PING_EVERY_MS = 2000;
-/**
- * ...and a router that answers PINGs (this project's) but has sent nothing for this long is
- * taken for down: a hung process (SIGSTOP, a stalled host) whose kernel still takes what is
- * written is otherwise never noticed while traffic is light. One that never answered the
- * first PING (GoBelieve's router) gets no such check.
- */
-const SILENT_MS = 8000;
 /** A link must stay up this long before its reconnect delay starts again from the minimum. */
 const STABLE_MS = 5000;
 /** TCP keepalive probes find a router host that vanished (no FIN, no RST). */

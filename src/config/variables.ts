@@ -5,7 +5,11 @@
  * that every variable the configuration modules read is listed, and that the README agrees.
  */
 
+/** The few every operator sets; the limits (with their measured defaults); the advanced knobs. */
+export type Group = 'basic' | 'limits' | 'advanced';
+
 export interface Variable {
+  group: Group;
   /** One or more variables described together. */
   names: string[];
   /** As shown to people (markdown). */
@@ -17,247 +21,247 @@ export interface Variable {
 
 export const IM_VARIABLES: readonly Variable[] = [
   {
-    names: ["IM_SHARDS"], default: "cores − 1 (≥ 1)",
+    group: 'basic', names: ["IM_SHARDS"], default: "cores − 1 (≥ 1)",
     short: "shard worker threads",
     meaning: "shard worker threads (1–64)",
   },
   {
-    names: ["IM_HOST"], default: "`0.0.0.0`",
+    group: 'basic', names: ["IM_HOST"], default: "`0.0.0.0`",
     short: "bind address of the client listeners",
     meaning: "bind address of the client listeners",
   },
   {
-    names: ["IM_PORT"], default: "23000",
+    group: 'basic', names: ["IM_PORT"], default: "23000",
     short: "TCP clients",
     meaning: "TCP clients",
   },
   {
-    names: ["IM_WS_PORT"], default: "13891",
+    group: 'basic', names: ["IM_WS_PORT"], default: "13891",
     short: "WebSocket clients (path /ws)",
     meaning: "WebSocket clients, path `/ws`",
   },
   {
-    names: ["IM_TLS_PORT", "IM_WSS_PORT"], default: "unset",
+    group: 'basic', names: ["IM_TLS_PORT", "IM_WSS_PORT"], default: "unset",
     short: "TLS and secure WebSocket listeners",
     meaning: "TLS and secure WebSocket listeners (need the two below)",
   },
   {
-    names: ["IM_TLS_CERT", "IM_TLS_KEY"], default: "unset",
+    group: 'basic', names: ["IM_TLS_CERT", "IM_TLS_KEY"], default: "unset",
     short: "PEM files",
     meaning: "PEM files",
   },
   {
-    names: ["IM_HTTP_HOST", "IM_HTTP_PORT"], default: "`127.0.0.1`, 6666",
+    group: 'basic', names: ["IM_HTTP_HOST", "IM_HTTP_PORT"], default: "`127.0.0.1`, 6666",
     short: "HTTP API",
     meaning: "HTTP API",
   },
   {
-    names: ["IM_DASHBOARD_PORT"], default: "6680 (0 when `IM_HTTP_PORT` is 0)",
+    group: 'basic', names: ["IM_DASHBOARD_PORT"], default: "6680 (0 when `IM_HTTP_PORT` is 0)",
     short: "the dashboard in a browser, on IM_HTTP_HOST; off: none",
     meaning: "the dashboard's own listener, on `IM_HTTP_HOST`: browsers refuse to open 6666 (Chromium and Firefox block 6665–6669 as IRC ports); `off`: none. The `ready` line says where it is",
   },
   {
-    names: ["IM_HTTP_TOKEN"], default: "unset",
+    group: 'basic', names: ["IM_HTTP_TOKEN"], default: "unset",
     short: "token for every HTTP request but /healthz",
     meaning: "admin token for every HTTP request but `/healthz` (`Authorization: Bearer …`; a GET of the dashboard or its event stream may pass `?token=…` instead, nothing else: a token in a URL lands in access logs); start-up warns when the API listens beyond loopback without it",
   },
   {
-    names: ["IM_ROUTE_ADDRS"], default: "empty",
+    group: 'basic', names: ["IM_ROUTE_ADDRS"], default: "empty",
     short: "routers host:port,...; empty = standalone",
     meaning: "routers, `host:port,…`; empty = one standalone server",
   },
   {
-    names: ["IM_GROUP_ROUTE_ADDRS"], default: "empty",
+    group: 'advanced', names: ["IM_GROUP_ROUTE_ADDRS"], default: "empty",
     short: "routers for groups",
     meaning: "routers for groups (default: `IM_ROUTE_ADDRS`)",
   },
   {
-    names: ["IM_AUTH"], default: "`jwt`",
+    group: 'basic', names: ["IM_AUTH"], default: "`jwt`",
     short: "jwt or redis",
     meaning: "`jwt` or `redis`",
   },
   {
-    names: ["IM_JWT_SECRET"], default: "kept in `IM_JWT_SECRET_FILE`",
+    group: 'basic', names: ["IM_JWT_SECRET"], default: "kept in `IM_JWT_SECRET_FILE`",
     short: "HMAC secret of client tokens",
     meaning: "HMAC secret; tokens carry integer claims `appid`, `uid`",
   },
   {
-    names: ["IM_JWT_SECRET_FILE"], default: "`data/jwt-secret`",
+    group: 'advanced', names: ["IM_JWT_SECRET_FILE"], default: "`data/jwt-secret`",
     short: "where a generated secret is kept (0600)",
     meaning: "where the secret is kept when `IM_JWT_SECRET` is not set: read if it exists, else generated once and written (mode 0600), so tokens stay valid across restarts",
   },
   {
-    names: ["IM_REDIS_URL"], default: "unset",
+    group: 'basic', names: ["IM_REDIS_URL"], default: "unset",
     short: "Redis (IM_AUTH=redis, group changes across servers)",
     meaning: "Redis for `IM_AUTH=redis` (`access_token_<token>` hashes)",
   },
   {
-    names: ["IM_SUBSCRIBER_CAPACITY"], default: "262144",
+    group: 'limits', names: ["IM_SUBSCRIBER_CAPACITY"], default: "262144",
     short: "users + rooms the subscriber table holds",
     meaning: "users + rooms the subscriber table holds; a login beyond it gets AUTH_STATUS 1. A bound, not a reservation: the table (and each shard's ledger) grows with the keys online, 2 MiB up to 16,384 keys, doubling after",
   },
   {
-    names: ["IM_QUEUE_LIMIT"], default: "300",
+    group: 'limits', names: ["IM_QUEUE_LIMIT"], default: "300",
     short: "frames waiting for a client that does not read",
     meaning: "frames waiting for a client that does not read (the oldest beyond are dropped)",
   },
   {
-    names: ["IM_QUEUE_LIMIT_BYTES"], default: "8MiB",
+    group: 'limits', names: ["IM_QUEUE_LIMIT_BYTES"], default: "8MiB",
     short: "bytes waiting for one client",
     meaning: "bytes waiting for one client (its queue and its socket's buffer); accepts `8388608`, `8MiB`, `512KiB`",
   },
   {
-    names: ["IM_QUEUE_POLICY"], default: "`disconnect`",
+    group: 'limits', names: ["IM_QUEUE_POLICY"], default: "`disconnect`",
     short: "over the byte limit: disconnect or drop-oldest",
     meaning: "past `IM_QUEUE_LIMIT_BYTES`: `disconnect` the slow client (logged, `im_slow_consumers_total`) or `drop-oldest`",
   },  {
-    names: ["IM_READ_BUDGET_BYTES"], default: "64KiB",
+    group: 'limits', names: ["IM_READ_BUDGET_BYTES"], default: "64KiB",
     short: "bytes read from one client per turn (0: no bound)",
     meaning: "bytes read from one client in one turn of its shard's event loop; past it, that client's reads wait for the next turn, so that one client sending flat out slows itself (its TCP window fills), not its neighbours. 0: no bound",
   },
 
   {
-    names: ["IM_MAX_BODY"], default: "32767; 32713 when linked",
+    group: 'limits', names: ["IM_MAX_BODY"], default: "32767; 32713 when linked",
     short: "largest message body a client may send",
     meaning: "largest frame body accepted from clients and the HTTP API; on a server with `IM_ROUTE_ADDRS` at most 32713, the largest whose message still fits a route message within the protocol's 32 KiB frame",
   },
   {
-    names: ["IM_CLIENT_TIMEOUT_S"], default: "360",
+    group: 'limits', names: ["IM_CLIENT_TIMEOUT_S"], default: "360",
     short: "idle and unauthenticated connections are closed",
     meaning: "idle connections are closed",
   },
   {
-    names: ["IM_AUTH_TIMEOUT_S"], default: "30",
+    group: 'advanced', names: ["IM_AUTH_TIMEOUT_S"], default: "30",
     short: "idle and unauthenticated connections are closed",
     meaning: "connections that do not authenticate are closed",
   },
   {
-    names: ["IM_CHANNEL_BATCH_BYTES"], default: "262144",
+    group: 'advanced', names: ["IM_CHANNEL_BATCH_BYTES"], default: "262144",
     short: "bytes one write to a router carries at most",
     meaning: "largest single write to a router",
   },
   {
-    names: ["IM_CHANNEL_QUEUE_LIMIT"], default: "100000",
+    group: 'limits', names: ["IM_CHANNEL_QUEUE_LIMIT"], default: "100000",
     short: "what waits for a router",
     meaning: "publishes held per router while it is away",
   },
   {
-    names: ["IM_ROUTE_SECRET"], default: "unset",
+    group: 'advanced', names: ["IM_ROUTE_SECRET"], default: "unset",
     short: "secret presented to routers run with IMR_SECRET",
     meaning: "presented to every router first (`LINK_AUTH`), for routers run with `IMR_SECRET`; a router without one ignores it",
   },
   {
-    names: ["IM_CHANNEL_QUEUE_LIMIT_BYTES"], default: "64MiB",
+    group: 'advanced', names: ["IM_CHANNEL_QUEUE_LIMIT_BYTES"], default: "64MiB",
     short: "what waits for a router",
     meaning: "bytes held per router while it is away, and bytes of publishes that may wait unsent to a connected one (beyond: dropped, counted as `router_backlog`; a router that takes nothing for 2 s with that much waiting is taken for down, redialled, re-subscribed)",
   },
   {
-    names: ["IM_ROOM_RULE"], default: "`none`",
+    group: 'advanced', names: ["IM_ROOM_RULE"], default: "`none`",
     short: "room membership: per uid or per device",
     meaning: "one connection per user (`uid`) or per device (`device`) in a room",
   },
   {
-    names: ["IM_SHUTDOWN_TIMEOUT_S"], default: "10",
+    group: 'limits', names: ["IM_SHUTDOWN_TIMEOUT_S"], default: "10",
     short: "how long a stop waits for connections to close",
     meaning: "graceful shutdown limit",
   },
   {
-    names: ["IM_WORKER_YOUNG_MB"], default: "4",
+    group: 'advanced', names: ["IM_WORKER_YOUNG_MB"], default: "4",
     short: "V8's young generation of each thread (0: V8's own)",
     meaning: "young-generation size of each worker thread, MiB (0: V8's default): less memory against more frequent minor GCs",
   },
   {
-    names: ["IM_ROUTE_RECONNECT_MAX_MS"], default: "2000",
+    group: 'advanced', names: ["IM_ROUTE_RECONNECT_MAX_MS"], default: "2000",
     short: "longest pause between attempts to reach a router",
     meaning: "a lost router is dialled again after 100 ms, then after pauses doubling up to this (with jitter, so that servers do not come back in step)",
   },
   {
-    names: ["IM_CONTROL_TIMEOUT_MS"], default: "5000",
+    group: 'limits', names: ["IM_CONTROL_TIMEOUT_MS"], default: "5000",
     short: "deadline of calls between threads",
     meaning: "a call from the main thread to a shard, the Channel or the store that takes longer fails; a shard that misses it is replaced",
   },
   {
-    names: ["IM_GROUP_DB"], default: "`data/groups.db`",
+    group: 'advanced', names: ["IM_GROUP_DB"], default: "`data/groups.db`",
     short: "SQLite group source",
     meaning: "SQLite file of the embedded group source",
   },
   {
-    names: ["IM_MYSQL_URL"], default: "unset",
+    group: 'basic', names: ["IM_MYSQL_URL"], default: "unset",
     short: "GoBelieve's MySQL group tables instead",
     meaning: "`mysql://user:pass@host:port/db`: GoBelieve's group tables instead of SQLite",
   },
   {
-    names: ["IM_GROUP_CACHE_SIZE"], default: "10000",
+    group: 'advanced', names: ["IM_GROUP_CACHE_SIZE"], default: "10000",
     short: "groups each shard keeps in memory",
     meaning: "groups cached per shard",
   },
   {
-    names: ["IM_GROUP_CACHE_IDLE_S"], default: "600",
+    group: 'advanced', names: ["IM_GROUP_CACHE_IDLE_S"], default: "600",
     short: "an unused group leaves the cache after this",
     meaning: "a cached group unused this long is dropped",
   },
   {
-    names: ["IM_STORE"], default: "`sqlite` (`postgres` when `IM_STORE_URL` is set)",
+    group: 'basic', names: ["IM_STORE"], default: "`sqlite` (`postgres` when `IM_STORE_URL` is set)",
     short: "message store: sqlite, postgres or off",
     meaning: "message store: `sqlite`, `postgres` or `off` (pure relay)",
   },
   {
-    names: ["IM_STORE_DB"], default: "`data/messages.db`",
+    group: 'basic', names: ["IM_STORE_DB"], default: "`data/messages.db`",
     short: "SQLite file of the message store",
     meaning: "SQLite file of the embedded store (created 0600 in a 0700 folder). A second server on a file another one holds stops at once, naming it",
   },
   {
-    names: ["IM_STORE_SHARED"], default: "0",
+    group: 'advanced', names: ["IM_STORE_SHARED"], default: "0",
     short: "1: several access servers on this host share IM_STORE_DB",
     meaning: "1: several access servers on this host write `IM_STORE_DB` (keys handed out inside each write transaction; `npm run cluster` does this). Across machines use PostgreSQL",
   },
   {
-    names: ["IM_STORE_URL"], default: "unset",
+    group: 'basic', names: ["IM_STORE_URL"], default: "unset",
     short: "postgres://... shared by linked servers",
     meaning: "`postgres://user:pass@host:port/db`: the store shared by linked access servers",
   },
   {
-    names: ["IM_STORE_TIMEOUT_MS"], default: "5000",
+    group: 'limits', names: ["IM_STORE_TIMEOUT_MS"], default: "5000",
     short: "a slower store call fails (no ACK)",
     meaning: "a store call slower than this fails (no ACK, no sync reply)",
   },
   {
-    names: ["IM_STORE_RETENTION_DAYS"], default: "0",
+    group: 'limits', names: ["IM_STORE_RETENTION_DAYS"], default: "0",
     short: "delete older messages (0: keep)",
     meaning: "messages older than this are deleted in the background (0: kept)",
   },
   {
-    names: ["IM_SYNC_LIMIT"], default: "3000",
+    group: 'limits', names: ["IM_SYNC_LIMIT"], default: "3000",
     short: "sync page sizes",
     meaning: "messages in one SYNC reply",
   },
   {
-    names: ["IM_SYNC_HARD_LIMIT"], default: "0",
+    group: 'limits', names: ["IM_SYNC_HARD_LIMIT"], default: "0",
     short: "sync page sizes",
     meaning: "with more than this many waiting, only the newest are offered (0: off; else ≥ 2 × `IM_SYNC_LIMIT`)",
   },
   {
-    names: ["IM_GROUP_SYNC_LIMIT"], default: "100",
+    group: 'limits', names: ["IM_GROUP_SYNC_LIMIT"], default: "100",
     short: "sync page sizes",
     meaning: "messages in one SYNC_GROUP reply",
   },
   {
-    names: ["IM_KEFU_APPID"], default: "0",
+    group: 'basic', names: ["IM_KEFU_APPID"], default: "0",
     short: "customer-service app of CUSTOMER_V2",
     meaning: "GoBelieve's `kefu_appid`: one side of each CUSTOMER_V2 must be this app",
   },
   {
-    names: ["IM_TEST_HOOKS"], default: "0",
+    group: 'advanced', names: ["IM_TEST_HOOKS"], default: "0",
     short: "test hooks (/debug/*); never in production",
     meaning: "1 enables `POST /debug/crash_shard?shard=N`, `/debug/crash_channel`, `/debug/crash_store` and `/debug/gc` for tests and benchmarks; never in production",
   },
   {
-    names: ["IM_LOG_LEVEL"], default: "`info`",
+    group: 'basic', names: ["IM_LOG_LEVEL"], default: "`info`",
     short: "logging",
     meaning: "pino level: one line per connection event at `debug`, per error at `warn`",
   },
   {
-    names: ["IM_LOG_FORMAT"], default: "`pretty` on a terminal, else `json`",
+    group: 'basic', names: ["IM_LOG_FORMAT"], default: "`pretty` on a terminal, else `json`",
     short: "logging",
     meaning: "log lines as JSON or human-readable",
   },
@@ -265,57 +269,57 @@ export const IM_VARIABLES: readonly Variable[] = [
 
 export const IMR_VARIABLES: readonly Variable[] = [
   {
-    names: ["IMR_HOST"], default: "`127.0.0.1`",
+    group: 'basic', names: ["IMR_HOST"], default: "`127.0.0.1`",
     short: "bind address",
     meaning: "bind address",
   },
   {
-    names: ["IMR_PORT"], default: "4444",
+    group: 'basic', names: ["IMR_PORT"], default: "4444",
     short: "access-server links",
     meaning: "access-server links",
   },
   {
-    names: ["IMR_HTTP_PORT"], default: "4445",
+    group: 'basic', names: ["IMR_HTTP_PORT"], default: "4445",
     short: "/online, /all_online, /metrics, /healthz",
     meaning: "`/online?appid=&uid=`, `/all_online`, `/metrics`, `/healthz`",
   },
   {
-    names: ["IMR_REDIS_URL"], default: "unset",
+    group: 'basic', names: ["IMR_REDIS_URL"], default: "unset",
     short: "offline push queues",
     meaning: "offline push queues (`push_queue`, `group_push_queue`, `system_push_queue`, `customer_push_queue_v2`); unset = counted and logged at debug level",
   },
   {
-    names: ["IMR_LINK_WRITE_LIMIT"], default: "64 MiB",
+    group: 'limits', names: ["IMR_LINK_WRITE_LIMIT"], default: "64 MiB",
     short: "bytes queued to one link before it is closed",
     meaning: "bytes that may wait for one link: beyond, frames for it are dropped (counted); a link that takes nothing for 2 s with that much waiting is closed",
   },
   {
-    names: ["IMR_PUSH_BUFFER_LIMIT"], default: "100000",
+    group: 'limits', names: ["IMR_PUSH_BUFFER_LIMIT"], default: "100000",
     short: "pushes held while Redis is away",
     meaning: "pushes held while Redis is unreachable or slower than they come (oldest dropped)",
   },
   {
-    names: ["IMR_PUSH_BUFFER_LIMIT_BYTES"], default: "64MiB",
+    group: 'limits', names: ["IMR_PUSH_BUFFER_LIMIT_BYTES"], default: "64MiB",
     short: "bytes of pushes held while Redis is away",
     meaning: "bytes of pushes held, in flight to Redis included (oldest dropped): an item carries a whole message's content",
   },
   {
-    names: ["IMR_ALLOW"], default: "unset (any)",
+    group: 'basic', names: ["IMR_ALLOW"], default: "unset (any)",
     short: "addresses that may link (IPs, CIDR ranges)",
     meaning: "addresses that may link: IPs and CIDR ranges, `10.0.0.5,10.1.0.0/16`; others are refused (`imr_links_refused_total`). Works with GoBelieve's own access servers too",
   },
   {
-    names: ["IMR_SECRET"], default: "unset",
+    group: 'basic', names: ["IMR_SECRET"], default: "unset",
     short: "links must present it first (IM_ROUTE_SECRET)",
     meaning: "links must open with `LINK_AUTH` (cmd 139, this project's own) carrying this secret within 10 s, else they are closed; set the same `IM_ROUTE_SECRET` on this project's access servers. Off by default: GoBelieve's access servers do not send it",
   },
   {
-    names: ["IMR_LINK_MAX_SUBSCRIPTIONS"], default: "2000000",
+    group: 'limits', names: ["IMR_LINK_MAX_SUBSCRIPTIONS"], default: "2000000",
     short: "users + rooms one link may subscribe",
     meaning: "users + rooms one link may subscribe; more are refused (`imr_subscriptions_refused_total`)",
   },
   {
-    names: ["IMR_LOG_LEVEL", "IMR_LOG_FORMAT"], default: "`info`, `pretty` on a terminal else `json`",
+    group: 'basic', names: ["IMR_LOG_LEVEL", "IMR_LOG_FORMAT"], default: "`info`, `pretty` on a terminal else `json`",
     short: "logging",
     meaning: "pino level; `json` makes every stdout line a JSON record",
   },
@@ -357,8 +361,20 @@ export function unknownVariables(env: Record<string, string | undefined>, progra
     });
 }
 
-/** The README's table of a program's variables. */
+const GROUP_TITLES: Record<Group, string> = {
+  basic: 'What every deployment sets',
+  limits: 'Limits: what one client, link or request may hold or take (defaults measured in bench/RESULTS.md)',
+  advanced: 'Advanced',
+};
+
+/** The README's tables of a program's variables, one per group. */
 export function markdownTable(program: Program): string {
-  const rows = variablesOf(program).map((v) => `| ${v.names.map((n) => `\`${n}\``).join(', ')} | ${v.default} | ${v.meaning} |`);
-  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+  const out: string[] = [];
+  for (const g of ['basic', 'limits', 'advanced'] as Group[]) {
+    const rows = variablesOf(program).filter((v) => v.group === g)
+      .map((v) => `| ${v.names.map((n) => `\`${n}\``).join(', ')} | ${v.default} | ${v.meaning} |`);
+    if (rows.length === 0) continue;
+    out.push(`${out.length === 0 ? '' : '\n'}**${GROUP_TITLES[g]}**\n`, '| variable | default | meaning |', '|---|---|---|', ...rows);
+  }
+  return out.join('\n');
 }

@@ -1,11 +1,5 @@
 import type net from 'node:net';
-
-/**
- * A peer that has taken none of our writes for this long, with more than the limit
- * waiting, has stopped reading (a stopped process, a stalled host). One that reads slowly
- * takes some of every burst well within it: a write is at most a batch.
- */
-export const STALL_MS = 2000;
+import { STALL_MS } from '../config/limits.ts';
 
 /**
  * Tells a burst from a stall on one socket. Past its byte limit, a link drops what would

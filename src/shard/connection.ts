@@ -1,4 +1,5 @@
 import { Disconnect, type DisconnectReason } from './disconnect.ts';
+import { SAVING_MAX, SAVING_MAX_BYTES } from '../config/limits.ts';
 import { FrameDecoder, ProtocolError, ProtocolErrorCode, frameCount, wireSize, writeOut, type Frame, type OutFrame, type TransportKind } from '../protocol/index.ts';
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
@@ -352,13 +353,6 @@ export class Connection implements RouteClient, TransportEvents {
 /** Queue slots a connection keeps after a burst whatever its next turn needs, and at most (2 KiB). */
 const QUEUE_KEEP = 64;
 const QUEUE_KEEP_MAX = 256;
-/**
- * Messages (and their bytes) one client may have waiting for the store before its reads
- * pause: far above what a client waiting for its ACKs has (bench:store's senders keep 16),
- * far below what one sending flat out would pile up (a 5 s flood of 32 KB IMs: 2.2 GB).
- */
-const SAVING_MAX = 1024;
-const SAVING_MAX_BYTES = 4 * 1024 * 1024;
 
 /**
  * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a

@@ -10,7 +10,8 @@ import type { Connection } from './connection.ts';
 import { ack } from './replies.ts';
 import type { Routing } from './routing.ts';
 import type { ShardStats } from './stats.ts';
-import { MAX_WAITING_SYNCS, SyncTurns } from './sync-turns.ts';
+import { SyncTurns } from './sync-turns.ts';
+import { MAX_WAITING_SYNCS } from '../config/limits.ts';
 
 const SYNC = codecs.SYNC.forVersion(2);
 const SYNC_GROUP = codecs.SYNC_GROUP.forVersion(2);

@@ -1,7 +1,6 @@
 import type { Connection } from './connection.ts';
+import { MAX_WAITING_SYNCS } from '../config/limits.ts';
 
-/** Distinct sync requests (SYNC, and SYNC_GROUP per group) one connection may have waiting. */
-export const MAX_WAITING_SYNCS = 256;
 
 /**
  * A connection's sync replies, one at a time: the next is started once the one before has
