@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ImClient } from '../../src/client/index.ts';
 import { AckStatus, Flag } from '../../src/protocol/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
-import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { collect, login, record, startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { loud } from '../helpers/loud.ts';
 
@@ -94,10 +94,14 @@ export function groupSuite(source: SourceUnderTest): void {
     assert.is((await x.sendGroupIM({ receiver: gid, content: 'muted' })).status, AckStatus.OK);
     assert.is((await muted).length, 0);
     await admin(b, '/mute_group_member', { appid: APP, group_id: gid, uid: 11, mute: false });
-    await new Promise((r) => setTimeout(r, 200)); // server B's change reaches server A through Redis
-    const again = y.next('group_im');
-    await x.sendGroupIM({ receiver: gid, content: 'unmuted' });
-    assert.is((await again)[0].content.toString(), 'unmuted');
+    // Server B's change reaches server A through Redis, in its own time: send until it has.
+    const heard = record<[{ content: Buffer }]>(y, 'group_im');
+    await eventually(async () => {
+      await x.sendGroupIM({ receiver: gid, content: 'unmuted' });
+      await y.ping();
+      return heard.got.length > 0;
+    }, 10_000, 'the unmute reached server A');
+    assert.is((await heard.done())[0]![0].content.toString(), 'unmuted');
   });
 
   test(`${source.name}: membership changes take effect on every shard, and on the other server, by the next message`, async () => {
@@ -109,10 +113,14 @@ export function groupSuite(source: SourceUnderTest): void {
     for (const g of await Promise.all(none)) assert.is(g.length, 0);
     // Changed through server B: server A's shards must see it before the next message.
     assert.is((await admin(b, '/add_group_member', { appid: APP, group_id: gid, members: [22] })).status, 200);
-    await new Promise((r) => setTimeout(r, 200)); // the Redis notice to server A
-    const some = late.map((c) => collect(c, 'group_im', 500));
-    await owner.sendGroupIM({ receiver: gid, content: 'after add' });
-    for (const g of await Promise.all(some)) assert.is(g.length, 1);
+    // The Redis notice reaches server A in its own time: send until every device has one.
+    const some = late.map((c) => record<[{ content: Buffer }]>(c, 'group_im'));
+    await eventually(async () => {
+      await owner.sendGroupIM({ receiver: gid, content: 'after add' });
+      for (const c of late) await c.ping();
+      return some.every((r) => r.got.length > 0);
+    }, 10_000, 'the new member reached on both servers');
+    for (const r of some) await r.done();
     assert.is((await admin(a, '/remove_group_member', { appid: APP, group_id: gid, members: [22] })).status, 200);
     const gone = late.map((c) => collect(c, 'group_im', 400));
     await owner.sendGroupIM({ receiver: gid, content: 'after remove' });

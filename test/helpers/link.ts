@@ -1,11 +1,15 @@
 import net from 'node:net';
 import { once } from 'node:events';
-import { FrameDecoder, ROUTER_CMDS, encodeFrame, type Frame, type MessageCodec } from '../../src/protocol/index.ts';
+import { Cmd, FrameDecoder, ROUTER_CMDS, codecs, encodeFrame, type Frame, type MessageCodec } from '../../src/protocol/index.ts';
 
 /** A simulated access server's link to a router: the project's codec over a real socket. */
 export class FakeLink {
   readonly socket: net.Socket;
+  /** What the router sent, PONGs left out. */
   readonly frames: Frame[] = [];
+  /** The seq of every frame the router sent, PONGs included. */
+  readonly seqs: number[] = [];
+  #pongs: (() => void)[] = [];
   #seq = 0;
   #waiters: (() => void)[] = [];
   closed = false;
@@ -14,6 +18,8 @@ export class FakeLink {
     this.socket = socket;
     const d = new FrameDecoder({ accept: ROUTER_CMDS });
     socket.on('data', (c: Buffer) => d.push(c, (f) => {
+      this.seqs.push(f.seq);
+      if (f.cmd === Cmd.PONG) return void this.#pongs.shift()?.();
       this.frames.push(f);
       for (const w of this.#waiters.splice(0)) w();
     }));
@@ -32,6 +38,16 @@ export class FakeLink {
 
   send<T>(codec: MessageCodec<T>, msg: T): void {
     this.socket.write(encodeFrame(codec, msg, ++this.#seq, 0));
+  }
+
+  /**
+   * A PING/PONG round trip: the router handles a link's frames in order and writes a
+   * link's frames in order, so what it had sent this link before the PONG has arrived.
+   */
+  ping(): Promise<void> {
+    const p = new Promise<void>((resolve) => this.#pongs.push(resolve));
+    this.send(codecs.PING, {});
+    return p;
   }
 
   raw(b: Buffer): void {

@@ -23,7 +23,9 @@ test('a killed shard: others keep serving, its users go offline in the table and
     assert.ok(before[1]!.clients > 0);
     // Which uids lived on shard 1: those whose connection closes when it dies.
     assert.is((await httpJson(im.httpPort, '/debug/crash_shard?shard=1', { method: 'POST' })).status, 200);
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually(() => clients.filter((c) => c.closed).length >= before[1]!.clients, 5000, 'the killed shard\'s connections closed');
+    // The others prove alive with a round trip: none of them was closed meanwhile.
+    await Promise.all(clients.filter((c) => !c.closed).map((c) => c.ping()));
     const dead = clients.filter((c) => c.closed).map((c) => c.uid!);
     const alive = clients.filter((c) => !c.closed);
     assert.is(dead.length, before[1]!.clients, 'exactly the killed shard\'s connections closed');
@@ -106,15 +108,16 @@ test('SIGTERM under load: exit 0, connections closed, the router link ends on a 
   const clients: ImClient[] = [];
   for (let uid = 1; uid <= 20; uid++) clients.push(await login(im, APP, uid));
   let sending = true;
+  let i = 0;
   const load = (async () => {
-    let i = 0;
     while (sending) {
       const c = clients[i % 20]!;
       if (!c.closed) c.post((await import('../../src/protocol/index.ts')).codecs.IM, { sender: c.uid!, receiver: 1000 + i, timestamp: 0, msgid: i, content: Buffer.alloc(200, 1) });
       if (++i % 50 === 0) await new Promise((r) => setImmediate(r));
     }
   })();
-  await new Promise((r) => setTimeout(r, 300));
+  // The stop must come while traffic flows: once a good amount of it has been sent.
+  await eventually(() => i > 2000, 10_000, 'traffic flowing');
   const closes = clients.map((c) => c.next('close', 10_000));
   const code = await im.stop();
   sending = false;
