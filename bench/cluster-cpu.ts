@@ -6,32 +6,15 @@
  * here as CPU a message that grows as the rate falls.
  * Run: npm run bench:cpu   (CPU_RATES=max,75000,37500  CPU_PAIRS=50  CPU_SECONDS=4  CPU_REPEAT=1)
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import { startProcess, type Started } from '../test/helpers/process.ts';
 import { fmt } from './harness.ts';
 import { SECRET, client, drive } from './peer-load.ts';
+import { threadCpu } from './proc.ts';
 
 const RATES = (process.env.CPU_RATES ?? 'max,75000,37500').split(',');
 const PAIRS = Number(process.env.CPU_PAIRS ?? 50);
 const SECONDS = Number(process.env.CPU_SECONDS ?? 4);
 const REPEAT = Number(process.env.CPU_REPEAT ?? 1);
-
-/** CPU seconds of each thread of a process, by thread name (threads of one name summed). */
-function threadCpu(pid: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue; // the thread ended meanwhile
-    }
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    m.set(name, (m.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-  }
-  return m;
-}
 
 const procs: Started[] = [];
 try {

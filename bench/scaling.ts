@@ -8,10 +8,10 @@
  * Env: SCALING_SHARDS (1,2,4), SCALING_SECONDS (5), SCALING_ROOM (1000), SCALING_ROOM_RATE
  * (10 messages/s), SCALING_PAIRS (50), SCALING_PEER_RATE (4000 messages/s).
  */
-import { readFileSync, readdirSync } from 'node:fs';
 import type { ImClient } from '../src/client/index.ts';
 import { startProcess } from '../test/helpers/process.ts';
 import { SECRET, client, drive } from './peer-load.ts';
+import { threadCpu } from './proc.ts';
 
 const SHARDS = (process.env.SCALING_SHARDS ?? '1,2,4').split(',').map(Number);
 const SECONDS = Number(process.env.SCALING_SECONDS ?? 5);
@@ -20,23 +20,9 @@ const ROOM_RATE = Number(process.env.SCALING_ROOM_RATE ?? 10);
 const PAIRS = Number(process.env.SCALING_PAIRS ?? 50);
 const PEER_RATE = Number(process.env.SCALING_PEER_RATE ?? 4000);
 
-/** CPU seconds of each kind of thread of a process (shard-0, shard-1… summed as "shards"). */
-function threadCpu(pid: number): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    const raw = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    const name = raw.startsWith('shard-') ? 'shards' : raw === 'node-MainThread' ? 'main' : raw.startsWith('channel') || raw.startsWith('store') ? raw : 'other';
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    m.set(name, (m.get(name) ?? 0) + (Number(f[11]) + Number(f[12])) / 100);
-  }
-  return m;
-}
+/** Threads by kind: every shard-N is "shards". */
+const kind = (raw: string) => (raw.startsWith('shard-') ? 'shards' : raw === 'node-MainThread' ? 'main' : raw.startsWith('channel') || raw.startsWith('store') ? raw : 'other');
+const cpuOf = (pid: number) => threadCpu(pid, kind);
 
 function spent(before: Map<string, number>, after: Map<string, number>): Map<string, number> {
   const d = new Map<string, number>();
@@ -56,7 +42,7 @@ async function roomFanout(port: number, pid: number): Promise<{ delivered: numbe
   sender.enterRoom(42);
   for (const r of receivers) await r.ping();
   await sender.ping();
-  const before = threadCpu(pid);
+  const before = cpuOf(pid);
   const end = performance.now() + SECONDS * 1000;
   delivered = 0;
   for (let n = 0; performance.now() < end; n++) {
@@ -64,7 +50,7 @@ async function roomFanout(port: number, pid: number): Promise<{ delivered: numbe
     await new Promise((r) => setTimeout(r, 1000 / ROOM_RATE));
   }
   for (const r of receivers) await r.ping();
-  const cpu = spent(before, threadCpu(pid));
+  const cpu = spent(before, cpuOf(pid));
   for (const c of [sender, ...receivers]) c.destroy();
   return { delivered, cpu };
 }
@@ -77,9 +63,9 @@ async function crossShardPeers(port: number, pid: number): Promise<{ delivered: 
     senders.push(await client(port, 1 + i));
     receivers.push(await client(port, 10_001 + i));
   }
-  const before = threadCpu(pid);
+  const before = cpuOf(pid);
   const r = await drive(senders, receivers, SECONDS, 16, PEER_RATE);
-  const cpu = spent(before, threadCpu(pid));
+  const cpu = spent(before, cpuOf(pid));
   for (const c of [...senders, ...receivers]) c.destroy();
   return { delivered: r.perSec * SECONDS, cpu };
 }
