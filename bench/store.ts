@@ -26,18 +26,18 @@ const ENGINES = (process.env.STORE_ENGINES ?? 'sqlite,postgres').split(',');
 const dir = mkdtempSync(join(tmpdir(), 'im-bench-store-'));
 let pg: Postgres | undefined;
 
-async function im(store: string): Promise<Started> {
+async function im(store: string, extra: Record<string, string> = {}): Promise<Started> {
   const env: Record<string, string> = {
     IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
     IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: store,
   };
   if (store === 'sqlite') env.IM_STORE_DB = join(dir, `messages-${Date.now()}.db`);
   if (store === 'postgres') env.IM_STORE_URL = pg!.url;
-  return startProcess('src/server/main.ts', env);
+  return startProcess('src/server/main.ts', { ...env, ...extra });
 }
 
-async function peer(store: string): Promise<Result> {
-  const p = await im(store);
+async function peer(store: string, extra: Record<string, string> = {}): Promise<Result> {
+  const p = await im(store, extra);
   try {
     const port = p.ready.tcp as number;
     const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(port, 1 + i)));
@@ -97,6 +97,22 @@ try {
   for (const e of ENGINES) peers.push([e, await peer(e)]);
   const syncs: [string, Awaited<ReturnType<typeof sync>>][] = [];
   for (const e of ENGINES) syncs.push([e, await sync(e)]);
+  // PostgreSQL with its default durability (fsync and synchronous_commit on) and without,
+  // its saves one transaction at a time (IM_STORE_PG_LANES=1) and four at once, alternating.
+  const lanes: [string, Result][] = [];
+  if (ENGINES.includes('postgres')) {
+    const fast = pg!;
+    const durable = await startPostgres({ durable: true });
+    try {
+      for (const [name, server] of [['fsync on', durable], ['fsync off', fast]] as const) {
+        pg = server;
+        for (const n of ['1', '4']) lanes.push([`${name}, lanes ${n}`, await peer('postgres', { IM_STORE_PG_LANES: n })]);
+      }
+    } finally {
+      pg = fast;
+      await durable.stop();
+    }
+  }
   const engines: [string, number, number][] = [];
   for (const e of ENGINES) {
     const open = async () => e === 'sqlite' ? new SqliteStore(join(dir, `alone-${Date.now()}.db`)) : PostgresStore.open(pg!.url);
@@ -113,6 +129,16 @@ try {
   console.log('|---|---:|---:|---:|---:|---:|');
   for (const [name, r] of peers) {
     console.log(`| ${name} | ${fmt(r.perSec)} | ${name === 'off' ? '–' : fmt(2 * r.perSec)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.perSec / off.perSec).toFixed(2)} |`);
+  }
+  if (lanes.length > 0) {
+    console.log(`\n## PostgreSQL: one save transaction at a time against four lanes (the same peer IM load)`);
+    console.log('| PostgreSQL | messages/s | stored rows/s | p50 ms | p99 ms | vs lanes 1 |');
+    console.log('|---|---:|---:|---:|---:|---:|');
+    for (let i = 0; i < lanes.length; i++) {
+      const [name, r] = lanes[i]!;
+      const one = lanes[i - (i % 2)]![1];
+      console.log(`| ${name} | ${fmt(r.perSec)} | ${fmt(2 * r.perSec)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${(r.perSec / one.perSec).toFixed(2)} |`);
+    }
   }
   console.log('\n## sync: one 3,000-message page (30 repeats); 1,000 users syncing a 300-message page at once');
   console.log('| store | page p50 ms | page p99 ms | pages/s, 1,000 at once |');

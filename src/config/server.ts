@@ -70,6 +70,8 @@ export interface ServerConfig {
   storeDb: string;
   /** Several access servers on this host write IM_STORE_DB. */
   storeShared: boolean;
+  /** PostgreSQL transactions in flight at once (lanes of queues). */
+  storePgLanes: number;
   storeUrl: string | undefined;
   /** Messages in one SYNC reply at most (a page). */
   syncLimit: number;
@@ -185,6 +187,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     store,
     storeDb: strVar(env, 'IM_STORE_DB', 'data/messages.db'),
     storeShared: intVar(env, 'IM_STORE_SHARED', 0, 0, 1) === 1,
+    storePgLanes: intVar(env, 'IM_STORE_PG_LANES', 4, 1, 64),
     storeUrl,
     syncLimit,
     syncHardLimit,

@@ -214,7 +214,12 @@ export const IM_VARIABLES: readonly Variable[] = [
     group: 'advanced', names: ["IM_STORE_SHARED"], default: "0",
     short: "1: several access servers on this host share IM_STORE_DB",
     meaning: "1: several access servers on this host write `IM_STORE_DB` (keys handed out inside each write transaction; `npm run cluster` does this). Across machines use PostgreSQL",
+  },  {
+    group: 'advanced', names: ["IM_STORE_PG_LANES"], default: "4",
+    short: "PostgreSQL save transactions in flight at once",
+    meaning: "PostgreSQL save transactions in flight at once: each queue belongs to one lane, whose transactions run one after the other (so a queue keeps its order), lanes in parallel so that their commits share the disk's flushes. 1: one transaction at a time",
   },
+
   {
     group: 'basic', names: ["IM_STORE_URL"], default: "unset",
     short: "postgres://... shared by linked servers",

@@ -7,7 +7,7 @@ import type { StoreEngine } from './types.ts';
 export async function createEngine(config: ServerConfig, log?: Logger): Promise<{ engine: StoreEngine; name: string }> {
   if (config.store === 'postgres') {
     const { PostgresStore } = await import('./postgres.ts');
-    return { engine: await PostgresStore.open(config.storeUrl!, log), name: 'postgres' };
+    return { engine: await PostgresStore.open(config.storeUrl!, log, config.storePgLanes), name: 'postgres' };
   }
   return { engine: new SqliteStore(config.storeDb, { shared: config.storeShared }), name: 'sqlite' };
 }

@@ -35,15 +35,21 @@ const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
  */
 export class PostgresStore implements StoreEngine, ImportTarget {
   readonly #sql: postgres.Sql;
+  /** Each lane's last transaction: the next of that lane starts once it has settled. */
+  readonly #lanes: Promise<unknown>[];
 
-  private constructor(sql: postgres.Sql) {
+  private constructor(sql: postgres.Sql, lanes: number) {
     this.#sql = sql;
+    this.#lanes = Array.from({ length: lanes }, () => Promise.resolve());
   }
 
-  static async open(url: string, log?: Logger): Promise<PostgresStore> {
+  /** `lanes`: transactions in flight at once (IM_STORE_PG_LANES); 1 serves batches one after the other. */
+  static async open(url: string, log?: Logger, lanes = 1): Promise<PostgresStore> {
     if (!driverGuarded()) log?.warn('the PostgreSQL driver lacks the write guard of scripts/patch-postgres.ts: a lost connection can stop this thread; run npm install');
-    const sql = postgres(url, { max: 4, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
-    const s = new PostgresStore(sql);
+    // A connection per lane, and two for reads and sweeps.
+    const sql = postgres(url, { max: lanes + 2, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
+    const s = new PostgresStore(sql, lanes);
+    if (lanes <= 1) s.saveInLanes = undefined;
     try {
       await sql.begin(async (tx) => {
         // One server creates the tables; others starting at the same moment wait for it.
@@ -109,6 +115,24 @@ export class PostgresStore implements StoreEngine, ImportTarget {
       throw new StoreError('ERR_STORE_WRITE', `saving ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
     }
   }
+
+  saveInLanes?: (items: SaveItem[]) => Promise<(Saved | Error)[]> = async (items) => {
+    const n = this.#lanes.length;
+    const byLane: number[][] = Array.from({ length: n }, () => []);
+    for (let i = 0; i < items.length; i++) byLane[laneOf(items[i]!, n)]!.push(i);
+    const out: (Saved | Error)[] = new Array(items.length);
+    await Promise.all(byLane.map((idx, lane) => {
+      if (idx.length === 0) return undefined;
+      // Appended now, in the order batches arrive: a queue's saves keep that order.
+      const run = this.#lanes[lane]!.then(() => this.save(idx.map((i) => items[i]!)));
+      this.#lanes[lane] = run.catch(() => {});
+      return run.then(
+        (saved) => { idx.forEach((i, k) => { out[i] = saved[k]!; }); },
+        (err: Error) => { for (const i of idx) out[i] = err; },
+      );
+    }));
+    return out;
+  };
 
   async page(q: QueueRef, after: number, limit: number): Promise<Page> {
     await this.#ready();
@@ -237,6 +261,12 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     const rows = await this.#sql<Row[]>`SELECT last_key FROM im_queues WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner}`;
     return rows.length === 0 ? 0 : num(rows[0]!.last_key);
   }
+}
+
+/** A queue's lane: the same queue always the same lane (a small integer hash of its key). */
+function laneOf(q: QueueRef, lanes: number): number {
+  const h = (Math.imul(q.appid | 0, 0x9e3779b1) ^ Math.imul((q.owner | 0) + q.kind, 0x85ebca6b) ^ Math.floor(q.owner / 4294967296)) >>> 0;
+  return h % lanes;
 }
 
 function toMessage(r: Row): StoredMessage {

@@ -59,7 +59,8 @@ export class StoreService {
       this.#sweeper.unref();
     }
     this.#watchdog = setInterval(() => {
-      if (this.#busySince === 0 || performance.now() - this.#busySince < o.hungMs) return;
+      const oldest = this.#oldestTask();
+      if (oldest === 0 || performance.now() - oldest < o.hungMs) return;
       clearInterval(this.#watchdog);
       o.onHung(new StoreError('ERR_STORE_HUNG', `the message store (${this.#name}) has not answered a call for ${o.hungMs} ms`));
     }, Math.min(1000, o.hungMs));
@@ -68,7 +69,10 @@ export class StoreService {
 
   listen(port: MessagePort): void {
     port.on('message', (batch: StoreBatch) => {
-      void this.#serially(async () => port.postMessage(await this.#serve(batch)));
+      const task = async () => port.postMessage(await this.#serve(batch));
+      // An engine with lanes keeps each queue's order itself: batches need not wait for each other.
+      if (this.#engine.saveInLanes !== undefined) void this.#concurrently(task);
+      else void this.#serially(task);
     });
   }
 
@@ -99,7 +103,24 @@ export class StoreService {
     clearInterval(this.#sweeper);
     clearInterval(this.#watchdog);
     await this.#queue;
+    await Promise.all(this.#running.keys());
     await this.#engine.close();
+  }
+
+  /** Tasks in flight beside the serial queue (an engine with lanes), with when each began. */
+  readonly #running = new Map<Promise<void>, number>();
+
+  #concurrently(fn: () => Promise<void>): Promise<void> {
+    const p: Promise<void> = fn().catch((err: unknown) => this.#log.error({ err }, 'store task failed')).finally(() => this.#running.delete(p));
+    this.#running.set(p, performance.now());
+    return p;
+  }
+
+  /** The oldest task still unfinished began then (0: none). */
+  #oldestTask(): number {
+    let oldest = this.#busySince;
+    for (const at of this.#running.values()) if (oldest === 0 || at < oldest) oldest = at;
+    return oldest;
   }
 
   /** Batches are served one after the other: a thread's requests keep their order. */
@@ -123,21 +144,8 @@ export class StoreService {
     if (saves.length > 0) {
       const all = saves.flatMap(([, items]) => items);
       const t0 = performance.now();
-      try {
-        const saved = await this.#engine.save(all);
-        this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-        this.#saved += all.length;
-        this.#batches++;
-        this.#healthy('writes');
-        let at = 0;
-        for (const [id, items] of saves) {
-          replies.push([id, null, saved.slice(at, at + items.length)]);
-          at += items.length;
-        }
-      } catch (err) {
-        this.#failed(err, 'writes');
-        for (const [id] of saves) replies.push([id, (err as Error).message, undefined]);
-      }
+      if (this.#engine.saveInLanes !== undefined) await this.#saveInLanes(saves, all, replies, t0);
+      else await this.#saveTogether(saves, all, replies, t0);
     }
     for (const [id, r] of batch) {
       if (r.op === 'save') continue;
@@ -150,6 +158,47 @@ export class StoreService {
       }
     }
     return replies;
+  }
+
+  /** The batch's saves in one transaction: all of them succeed or fail together. */
+  async #saveTogether(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies, t0: number): Promise<void> {
+    try {
+      const saved = await this.#engine.save(all);
+      this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+      this.#saved += all.length;
+      this.#batches++;
+      this.#healthy('writes');
+      let at = 0;
+      for (const [id, items] of saves) {
+        replies.push([id, null, saved.slice(at, at + items.length)]);
+        at += items.length;
+      }
+    } catch (err) {
+      this.#failed(err, 'writes');
+      for (const [id] of saves) replies.push([id, (err as Error).message, undefined]);
+    }
+  }
+
+  /** Saves through the engine's lanes: a request fails when any of its items did. */
+  async #saveInLanes(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies, t0: number): Promise<void> {
+    const results = await this.#engine.saveInLanes!(all);
+    this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
+    this.#batches++;
+    let at = 0;
+    for (const [id, items] of saves) {
+      const mine = results.slice(at, at + items.length);
+      at += items.length;
+      const failed = mine.find((x): x is Error => x instanceof Error);
+      if (failed === undefined) {
+        this.#saved += items.length;
+        replies.push([id, null, mine]);
+      } else {
+        replies.push([id, failed.message, undefined]);
+      }
+    }
+    const failed = results.find((x): x is Error => x instanceof Error);
+    if (failed === undefined) this.#healthy('writes');
+    else this.#failed(failed, 'writes');
   }
 
   #read(r: Exclude<StoreRequest, { op: 'save' }>): Promise<unknown> {

@@ -51,6 +51,14 @@ export interface Page {
 export interface StoreEngine {
   /** Saves in order, all or nothing (one transaction). */
   save(items: SaveItem[]): Promise<Saved[]>;
+  /**
+   * An engine that commits several transactions at once (PostgreSQL): saves each item in
+   * its queue's lane, a lane's transactions one after the other, lanes in parallel, so that
+   * each queue keeps its order while commits share the disk's flushes. Resolves each item's
+   * result (an Error where its lane's transaction failed). Without it, batches are served one
+   * after the other with `save`.
+   */
+  saveInLanes?(items: SaveItem[]): Promise<(Saved | Error)[]>;
   /** Up to `limit` messages after `after`, oldest first. */
   page(q: QueueRef, after: number, limit: number): Promise<Page>;
   /** The newest `limit` messages after `after`, oldest first (super-group sync). */

@@ -35,7 +35,7 @@ export interface Postgres {
  * A real PostgreSQL server (Debian's postgresql) in a fresh data directory on a free
  * loopback port. PostgreSQL refuses to run as root: as root it runs as the `postgres` user.
  */
-export async function startPostgres(): Promise<Postgres> {
+export async function startPostgres(o: { durable?: boolean } = {}): Promise<Postgres> {
   const dir = mkdtempSync(join(tmpdir(), 'im-postgres-'));
   const data = join(dir, 'data');
   const asRoot = userInfo().uid === 0;
@@ -50,8 +50,10 @@ export async function startPostgres(): Promise<Postgres> {
   // The port is picked just before the server binds it, and picked again if it was taken
   // meanwhile (another test file's server got it): the server then exits at once.
   const launch = (port: number) => spawn(...run(bin('postgres'), [
-    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'synchronous_commit=off',
-    '-c', 'full_page_writes=off', '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
+    '-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir,
+    // Tests do without the disk's flushes; a benchmark may ask for PostgreSQL's defaults (durable).
+    ...(o.durable === true ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
+    '-c', 'shared_buffers=32MB', '-c', 'max_connections=50',
   ]), { stdio: 'ignore' });
   let port = 0;
   let proc: ChildProcess | undefined;
