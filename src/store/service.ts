@@ -24,10 +24,12 @@ const SWEEP_EVERY_MS = 1000;
 const SWEEP_ROWS = 2000;
 
 /**
- * The store thread: the only writer of the store. Each batch a thread posts (one turn of
- * its requests) is served in order: its saves together in one transaction, then the reads.
- * A retention sweep deletes old messages a few thousand at a time between batches, so it
- * never holds saving up for long.
+ * The store thread: the only writer of the store (of this server's part of a shared one).
+ * Each batch a thread posts (one turn of its requests) is served saves first, then reads.
+ * With the embedded engine the batches are served one after the other, a batch's saves in
+ * one transaction; an engine with lanes (PostgreSQL) takes batches as they come and keeps
+ * each queue's order itself. A retention sweep deletes old messages a few thousand at a
+ * time between batches, so it never holds saving up for long.
  */
 export class StoreService {
   readonly #engine: StoreEngine;
