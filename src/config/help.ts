@@ -24,6 +24,6 @@ export function answerFlags(argv: string[], program: Program): boolean {
   process.stdout.write(`${program} ${version()}: ${what}\nUsage: ${program} [--config FILE | FILE]\n`
     + `Configuration comes from the environment, over GoBelieve's ${program}.cfg (TOML) when one is given, over the defaults;\n`
     + `a bad value stops start-up with exit 2.\n\n`
-    + `  variable  default  meaning\n${table(program)}\n\nREADME.md says more of each.\n`);
+    + `  variable  default  meaning\n${table(program)}\n\nMore of each variable: the README, "Configuration".\n`);
   return true;
 }

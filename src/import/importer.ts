@@ -137,6 +137,7 @@ async function writeAll(o: ImportOptions, files: LogFile[], total: number): Prom
     batch = [];
     bytes = 0;
   };
+  // The reader's bodies are views into its buffer: a held one is copied (a looked-up one has a buffer of its own).
   const hold = (rec: LogRecord) => {
     recent.set(rec.id, { rec: { ...rec, body: Buffer.from(rec.body) }, filed: false });
     if (recent.size > RECENT) {
@@ -198,7 +199,7 @@ async function writeAll(o: ImportOptions, files: LogFile[], total: number): Prom
         lastTime = messageTime(msg.cmd, msg.body) ?? (lastTime || Math.floor(Date.now() / 1000));
         batch.push({
           appid: e.appid, kind: user ? QueueKind.USER : QueueKind.GROUP, owner: e.owner, key: e.msgid,
-          deviceId: device(e.device), cmd: msg.cmd, body: held !== undefined ? msg.body : Buffer.from(msg.body), savedAt: lastTime * 1000,
+          deviceId: device(e.device), cmd: msg.cmd, body: msg.body, savedAt: lastTime * 1000,
         });
         bytes += msg.body.length;
         if (batch.length >= batchRows || bytes >= batchBytes) await flush();

@@ -2,6 +2,7 @@ import { describe } from '../config/env.ts';
 import type { Loaded } from '../config/load.ts';
 import type { Logger } from './logger.ts';
 import { shownValue } from './redact.ts';
+import { unknownVariables, type Program } from '../config/variables.ts';
 
 /**
  * The start-up report of a configuration: every value (secrets hidden, URLs without their
@@ -20,5 +21,12 @@ export function reportConfig(log: Logger, program: string, pretty: boolean, show
   }
   if (loaded.ignored.length > 0) {
     log.warn({ file: loaded.file, ignored: loaded.ignored }, `${loaded.file}: not used by this server: ${loaded.ignored.join('; ')}`);
+  }
+}
+
+/** One warning for each variable with the program's prefix that it does not know (a typo is otherwise silently ignored). */
+export function warnUnknownVariables(log: Logger, program: Program, env: Record<string, string | undefined> = process.env): void {
+  for (const u of unknownVariables(env, program)) {
+    log.warn({ variable: u.name, nearest: u.nearest }, `${u.name} is not a variable of ${program}${u.nearest === undefined ? '' : `: did you mean ${u.nearest}?`} It is ignored`);
   }
 }

@@ -2,13 +2,12 @@
  * `npm run imr`: the router process. Configuration from the environment (README), printed at
  * start-up; a bad value stops it with a message naming the variable.
  */
-import { unknownVariables } from '../config/variables.ts';
 import type http from 'node:http';
 import { answerFlags } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
 import { routerConfig } from '../config/router.ts';
 import { createLogger, logReady } from '../log/logger.ts';
-import { reportConfig } from '../log/config-report.ts';
+import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
 import { startRouterHttp } from './http.ts';
 import { LogPushSink, RedisPushSink } from './push.ts';
 import { Router } from './router.ts';
@@ -20,9 +19,7 @@ const loaded = loadConfigOrExit('imr', routerConfig);
 const config = loaded.config;
 
 const log = createLogger('imr', config.logLevel, config.logPretty);
-for (const u of unknownVariables(process.env, 'imr')) {
-  log.warn({ variable: u.name, nearest: u.nearest }, `${u.name} is not a variable of imr${u.nearest === undefined ? '' : `: did you mean ${u.nearest}?`} It is ignored`);
-}
+warnUnknownVariables(log, 'imr');
 const shown = { ...config, allow: config.allow?.rules, secret: config.secret === undefined ? undefined : '(set)' };
 reportConfig(log, 'imr', config.logPretty, shown, loaded);
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {

@@ -22,13 +22,13 @@ function dependencies(config: ServerConfig, pool: ShardPool, groups: GroupServic
   if (config.store === 'postgres') {
     deps.push({ name: 'the message store (PostgreSQL)', variable: 'IM_STORE_URL', up: () => deadline(pool.store!.control.ping(), CHECK_MS, 'store ping').catch(() => false) });
   }
-  config.routeAddrs.forEach((a, i) => {
+  for (const a of config.routeAddrs) {
     const label = `${a.host}:${a.port}`;
     deps.push({
       name: `the router at ${label}`, variable: 'IM_ROUTE_ADDRS',
-      up: async () => (await pool.channelStats())?.links.find((l, j) => l.router === label || j === i)?.state === 'up',
+      up: async () => (await pool.channelStats())?.links.find((l) => l.router === label)?.state === 'up',
     });
-  });
+  }
   if (config.mysqlUrl !== undefined) {
     deps.push({ name: 'the group source (MySQL)', variable: 'IM_MYSQL_URL', up: async () => (await groups.health(CHECK_MS)).groups });
   }

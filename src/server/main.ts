@@ -6,9 +6,8 @@
 import { answerFlags, version } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
 import { serverConfig } from '../config/server.ts';
-import { unknownVariables } from '../config/variables.ts';
 import { createLogger, logReady } from '../log/logger.ts';
-import { reportConfig } from '../log/config-report.ts';
+import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
 import { signToken } from '../auth/jwt.ts';
 import { secretFromFile } from '../auth/secret-file.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
@@ -39,9 +38,7 @@ if (config.store === 'sqlite' && !config.storeShared) {
 }
 
 const log = createLogger('im', config.logLevel, config.logPretty);
-for (const u of unknownVariables(process.env, 'im')) {
-  log.warn({ variable: u.name, nearest: u.nearest }, `${u.name} is not a variable of im${u.nearest === undefined ? '' : `: did you mean ${u.nearest}?`} It is ignored`);
-}
+warnUnknownVariables(log, 'im');
 let sampleToken: string | undefined;
 if (config.auth === 'jwt' && config.jwtSecret === undefined) {
   const { secret, created } = secretFromFile(config.jwtSecretFile);

@@ -22,6 +22,8 @@ export class StoreClient {
   readonly #pending = new Map<number, Pending>();
   #batch: StoreBatch = [];
   #nextId = 1;
+  /** The store thread's port closed: requests fail at once until setPort. */
+  #lost = false;
   readonly #flush = () => this.flush();
 
   constructor(port: MessagePort, timeoutMs: number) {
@@ -29,8 +31,6 @@ export class StoreClient {
     this.#timeoutMs = timeoutMs;
     this.#listen(port);
   }
-
-  #lost = false;
 
   /** A restarted store thread: ask the new one; what the old one still held fails now. */
   setPort(port: MessagePort): void {

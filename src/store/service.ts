@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
-import { StoreError, type SaveItem, type StoreEngine } from './types.ts';
+import { StoreError, type SaveItem, type Saved, type StoreEngine } from './types.ts';
 import { threadMemory } from '../threads/memory.ts';
 
 export interface StoreServiceOptions {
@@ -40,8 +40,6 @@ export class StoreService {
   #queue: Promise<void> = Promise.resolve();
   #sweeper: NodeJS.Timeout | undefined;
   readonly #watchdog: NodeJS.Timeout;
-  /** When the task in progress began (0: none). */
-  #busySince = 0;
   /** Saving and reading are healthy apart: a full disk fails saves while reads (and pings) succeed. */
   #writesOk = true;
   #readsOk = true;
@@ -109,9 +107,10 @@ export class StoreService {
     await this.#engine.close();
   }
 
-  /** Tasks in flight beside the serial queue (an engine with lanes), with when each began. */
+  /** Tasks in progress, serial or not, with when each began: what the watchdog looks at. */
   readonly #running = new Map<Promise<void>, number>();
 
+  /** Runs `fn` now, tracked until it settles. */
   #concurrently(fn: () => Promise<void>): Promise<void> {
     const p: Promise<void> = fn().catch((err: unknown) => this.#log.error({ err }, 'store task failed')).finally(() => this.#running.delete(p));
     this.#running.set(p, performance.now());
@@ -120,22 +119,15 @@ export class StoreService {
 
   /** The oldest task still unfinished began then (0: none). */
   #oldestTask(): number {
-    let oldest = this.#busySince;
+    let oldest = 0;
     for (const at of this.#running.values()) if (oldest === 0 || at < oldest) oldest = at;
     return oldest;
   }
 
   /** Batches are served one after the other: a thread's requests keep their order. */
   #serially(fn: () => Promise<void>): Promise<void> {
-    const task = async () => {
-      this.#busySince = performance.now();
-      try {
-        await fn();
-      } finally {
-        this.#busySince = 0;
-      }
-    };
-    this.#queue = this.#queue.then(task, task).catch((err: unknown) => this.#log.error({ err }, 'store task failed'));
+    const task = () => this.#concurrently(fn);
+    this.#queue = this.#queue.then(task, task);
     return this.#queue;
   }
 
@@ -144,10 +136,7 @@ export class StoreService {
     const saves: [number, SaveItem[]][] = [];
     for (const [id, r] of batch) if (r.op === 'save') saves.push([id, r.items]);
     if (saves.length > 0) {
-      const all = saves.flatMap(([, items]) => items);
-      const t0 = performance.now();
-      if (this.#engine.saveInLanes !== undefined) await this.#saveInLanes(saves, all, replies, t0);
-      else await this.#saveTogether(saves, all, replies, t0);
+      await this.#saveAll(saves, saves.flatMap(([, items]) => items), replies);
     }
     for (const [id, r] of batch) {
       if (r.op === 'save') continue;
@@ -162,28 +151,17 @@ export class StoreService {
     return replies;
   }
 
-  /** The batch's saves in one transaction: all of them succeed or fail together. */
-  async #saveTogether(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies, t0: number): Promise<void> {
-    try {
-      const saved = await this.#engine.save(all);
-      this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
-      this.#saved += all.length;
-      this.#batches++;
-      this.#healthy('writes');
-      let at = 0;
-      for (const [id, items] of saves) {
-        replies.push([id, null, saved.slice(at, at + items.length)]);
-        at += items.length;
-      }
-    } catch (err) {
-      this.#failed(err, 'writes');
-      for (const [id] of saves) replies.push([id, (err as Error).message, undefined]);
-    }
-  }
-
-  /** Saves through the engine's lanes: a request fails when any of its items did. */
-  async #saveInLanes(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies, t0: number): Promise<void> {
-    const results = await this.#engine.saveInLanes!(all);
+  /**
+   * The batch's saves: through the engine's lanes (each item its own result), or in one
+   * transaction (all of them succeed or fail together). A request fails when any of its
+   * items did.
+   */
+  async #saveAll(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies): Promise<void> {
+    const t0 = performance.now();
+    const e = this.#engine;
+    const results: (Saved | Error)[] = e.saveInLanes !== undefined
+      ? await e.saveInLanes(all)
+      : await e.save(all).catch((err: Error) => all.map(() => err));
     this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
     this.#batches++;
     let at = 0;
