@@ -107,6 +107,9 @@ export class StoreService {
     await this.#engine.close();
   }
 
+  /** The last batch's reads: the next batch's wait for them (see #serve). */
+  #reads: Promise<unknown> = Promise.resolve();
+
   /** Tasks in progress, serial or not, with when each began: what the watchdog looks at. */
   readonly #running = new Map<Promise<void>, number>();
 
@@ -135,9 +138,16 @@ export class StoreService {
     const replies: StoreReplies = [];
     const saves: [number, SaveItem[]][] = [];
     for (const [id, r] of batch) if (r.op === 'save') saves.push([id, r.items]);
-    if (saves.length > 0) {
-      await this.#saveAll(saves, saves.flatMap(([, items]) => items), replies);
-    }
+    const saved = saves.length > 0 ? this.#saveAll(saves, saves.flatMap(([, items]) => items), replies) : undefined;
+    // Reads and acknowledged keys in the order the batches came, each after its own batch's
+    // saves, whatever lanes those run in: a SYNC(0) after a SYNC_KEY sees that key.
+    const turn = this.#reads.then(() => saved).then(() => this.#readAll(batch, replies));
+    this.#reads = turn.catch(() => {});
+    await turn;
+    return replies;
+  }
+
+  async #readAll(batch: StoreBatch, replies: StoreReplies): Promise<void> {
     for (const [id, r] of batch) {
       if (r.op === 'save') continue;
       try {
@@ -148,7 +158,6 @@ export class StoreService {
         replies.push([id, (err as Error).message, undefined]);
       }
     }
-    return replies;
   }
 
   /**
