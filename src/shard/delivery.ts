@@ -5,7 +5,13 @@ import type { OutFrame } from '../protocol/index.ts';
 import { PortBatcher } from '../threads/batcher.ts';
 import { HandoffKind, readHandoffs, writeHandoff, type HandoffVisitor } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
+import type { Group } from '../groups/source.ts';
 import type { Connection } from './connection.ts';
+
+/** How a shard finds a group's members (ShardGroups): in this turn when cached, else once loaded. */
+export interface GroupLookup {
+  withGroup(appid: number, gid: number, then: (g: Group | null) => void): void;
+}
 
 /**
  * Delivery to (appid, uid) and (appid, room) across the shards of this server: this shard's
@@ -20,13 +26,14 @@ export class Delivery implements HandoffVisitor {
   readonly #shardCount: number;
   readonly #shards: number[] = [];
   /** Group messages from other threads: each shard resolves the members itself. */
-  onGroup: (appid: number, gid: number, f: OutFrame) => void = () => {};
+  readonly #groups: GroupLookup;
   handoffsOut = 0;
   handoffsIn = 0;
   delivered = 0;
 
-  constructor(me: number, table: SubscriberTable, routes: AppRoute<Connection>, peers: (MessagePort | undefined)[]) {
+  constructor(me: number, table: SubscriberTable, routes: AppRoute<Connection>, peers: (MessagePort | undefined)[], groups: GroupLookup) {
     this.#me = me;
+    this.#groups = groups;
     this.#table = table;
     this.#routes = routes;
     this.#shardCount = peers.length;
@@ -66,6 +73,11 @@ export class Delivery implements HandoffVisitor {
     if (set !== undefined) for (const c of set) if (c !== exclude) { c.send(f); this.delivered++; }
   }
 
+  /** A group's members on this shard only. */
+  localGroup(g: Group, f: OutFrame, exclude: Connection | null): void {
+    for (const uid of g.members.keys()) this.localUser(g.appid, uid, f, exclude);
+  }
+
   /** A group message for every other shard to deliver to its own members. */
   toOtherShards(appid: number, gid: number, f: OutFrame): void {
     for (let s = 0; s < this.#shardCount; s++) {
@@ -79,7 +91,7 @@ export class Delivery implements HandoffVisitor {
     this.handoffsIn++;
     if (kind === HandoffKind.USER) this.localUser(appid, id, f, null);
     else if (kind === HandoffKind.ROOM) this.localRoom(appid, id, f, null);
-    else this.onGroup(appid, id, f);
+    else this.#groups.withGroup(appid, id, (g) => { if (g !== null) this.localGroup(g, f, null); });
   }
 
   #handOff(kind: Kind, appid: number, id: number, f: OutFrame): void {

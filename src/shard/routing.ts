@@ -67,7 +67,7 @@ export class Routing {
    * Offline push for the members online nowhere, but the sender.
    */
   toGroup(g: Group, f: OutFrame, sender: number, o: SendOptions = {}): void {
-    this.localGroup(g, f, o.exclude ?? null);
+    this.#delivery.localGroup(g, f, o.exclude ?? null);
     this.#delivery.toOtherShards(g.appid, g.id, f);
     const ch = this.#channel();
     if (ch.linked) {
@@ -84,8 +84,4 @@ export class Routing {
     if (offline.length > 0) this.#channel().push(g.appid, offline, f);
   }
 
-  /** A group's members on this shard only (a hand-off from another shard or the router). */
-  localGroup(g: Group, f: OutFrame, exclude: Connection | null): void {
-    for (const uid of g.members.keys()) this.#delivery.localUser(g.appid, uid, f, exclude);
-  }
 }

@@ -22,10 +22,11 @@ import { Delivery } from './delivery.ts';
 import { dispatch, type DispatchContext } from './dispatch.ts';
 import { ShardGroups } from './groups.ts';
 import { inject } from './inject.ts';
-import { Messaging } from './messaging.ts';
+import { MessagePath } from './message-path.ts';
 import type { StoreClient } from '../store/client.ts';
 import { CountingTable, Presence } from './presence.ts';
 import { Routing } from './routing.ts';
+import { Sync } from './sync.ts';
 import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
 import { StreamTransport, WsTransport, sharedReads, type ServerTransport, type TransportEvents } from './transport.ts';
 
@@ -92,7 +93,8 @@ export class Shard implements ConnectionOwner {
   readonly config: ServerConfig;
   readonly delivery: Delivery;
   readonly routing: Routing;
-  readonly messaging: Messaging;
+  readonly path: MessagePath;
+  readonly sync: Sync;
   readonly presence: Presence;
   readonly groups: ShardGroups;
   readonly stats: ShardStats = emptyShardStats();
@@ -128,19 +130,19 @@ export class Shard implements ConnectionOwner {
     const routes = new AppRoute<Connection>(d.config.roomRule);
     const channel = () => this.channel;
     this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
-    this.delivery = new Delivery(d.index, d.table, routes, d.peers);
-    this.routing = new Routing(this.delivery, d.table, channel);
     const c = d.config;
-    this.messaging = new Messaging({
-      routing: this.routing, store: d.store, stats: this.stats, log: d.log,
-      syncLimit: c.syncLimit, syncHardLimit: c.syncHardLimit, groupSyncLimit: c.groupSyncLimit, kefuAppid: c.kefuAppid,
+    this.groups = new ShardGroups(new GroupCache(d.loadGroup, c.groupCacheSize, c.groupCacheIdleS * 1000), this.stats, d.log);
+    this.delivery = new Delivery(d.index, d.table, routes, d.peers, this.groups);
+    this.routing = new Routing(this.delivery, d.table, channel);
+    const store = d.store;
+    this.path = new MessagePath(this.routing, store && ((items) => store.call({ op: 'save', items })), this.stats, d.log);
+    this.sync = new Sync({
+      store, loadGroup: (appid, gid) => this.groups.load(appid, gid), stats: this.stats, log: d.log,
+      syncLimit: c.syncLimit, syncHardLimit: c.syncHardLimit, groupSyncLimit: c.groupSyncLimit,
     });
-    const cache = new GroupCache(d.loadGroup, c.groupCacheSize, c.groupCacheIdleS * 1000);
-    this.groups = new ShardGroups(cache, this.routing, this.messaging, this.stats, d.log);
-    this.delivery.onGroup = (appid, gid, f) => this.groups.fromElsewhere(appid, gid, f);
     this.#ctx = {
-      routing: this.routing, messaging: this.messaging, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
-      maxBody: d.config.maxBody,
+      routing: this.routing, path: this.path, sync: this.sync, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
+      maxBody: c.maxBody, kefuAppid: c.kefuAppid, stored: store !== null,
     };
     this.#wsHttp = this.#wsServer(createServer());
     if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
