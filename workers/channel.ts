@@ -33,7 +33,7 @@ channel.start();
 
 const control: ChannelControl = {
   stats: () => channel.stats(),
-  stop: () => channel.stop(),
+  stop: (drained) => channel.stop(drained),
   ping: () => true,
   setShard: (index, port) => channel.setShard(index, port),
   crash: () => {

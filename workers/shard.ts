@@ -63,6 +63,7 @@ const control: ShardControl = {
     const end = Date.now() + timeoutMs;
     while (shard.connectionCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
     await auth.close();
+    channelPort?.drained(start.index);
     return shard.connectionCount;
   },
 };

@@ -19,6 +19,8 @@ import { RateLimitedLog } from '../log/rate-limited.ts';
 const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
 const PUSH = codecs.PUSH.forVersion(0);
 const backlog = new RateLimitedLog(10_000);
+/** At stop, how long a shard whose drain answered may take to send its DRAINED (it may have died since). */
+const DRAIN_WAIT_MS = 2000;
 
 export interface ChannelOptions {
   table: SubscriberTable;
@@ -61,6 +63,9 @@ export class Channel implements ChannelVisitor {
   readonly #shardBuf: number[] = [];
   readonly #log: Logger;
   readonly #latency = latencyHistogram();
+  /** Shards that have sent their last items (DRAINED), and who waits for one. */
+  readonly #drained = new Set<number>();
+  #onDrained: (() => void) | undefined;
   #published = 0;
   #dispatched = 0;
   #invalid = 0;
@@ -114,12 +119,27 @@ export class Channel implements ChannelVisitor {
     for (const l of this.#links) l.start();
   }
 
-  async stop(): Promise<void> {
-    // Shards post their last reports (logouts of the connections they just closed) on other
-    // ports: give those a moment to arrive before the links are flushed and closed.
-    await new Promise((r) => setTimeout(r, 50));
-    await new Promise((r) => setImmediate(r));
+  async stop(drained: readonly number[]): Promise<void> {
+    // Shards post their last reports (logouts of the connections they just closed) on their
+    // own ports, which race the main thread's: wait for each one's DRAINED, the item it
+    // sends after them. A shard that dies on the way is not waited for beyond DRAIN_WAIT_MS.
+    const all = () => drained.every((s) => this.#drained.has(s));
+    if (!all()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, DRAIN_WAIT_MS);
+        this.#onDrained = () => {
+          if (!all()) return;
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
     await Promise.all(this.#links.map((l) => l.stop()));
+  }
+
+  drained(shard: number): void {
+    this.#drained.add(shard);
+    this.#onDrained?.();
   }
 
   stats(): ChannelStats {

@@ -13,8 +13,11 @@ export interface ChannelStart {
 
 export interface ChannelControl {
   stats(): ChannelStats;
-  /** Writes what is pending to the routers and closes the links. */
-  stop(): Promise<void>;
+  /**
+   * Writes what is pending to the routers and closes the links, once each of `drained` (the
+   * shards whose drain answered) has sent its last items.
+   */
+  stop(drained: number[]): Promise<void>;
   ping(): boolean;
   /** A restarted shard's new port. */
   setShard(index: number, port: MessagePort): void;

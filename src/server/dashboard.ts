@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Handler } from '../http/json.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
-import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 
 const PAGE = readFileSync(new URL('./dashboard.html', import.meta.url));
 
@@ -15,7 +15,7 @@ export interface Identity {
 }
 
 /** One sample for the dashboard: totals, which the page turns into per-second rates. */
-async function sample(pool: ShardPool, table: SubscriberTable, identity: Identity): Promise<object> {
+async function sample(pool: PoolQueries, table: SubscriberTable, identity: Identity): Promise<object> {
   const [reports, channel, store] = await Promise.all([pool.reports(), pool.channelStats(), pool.storeStats()]);
   let users = 0;
   table.scan((kind) => { if (kind === Kind.USER) users++; });
@@ -41,7 +41,7 @@ export const MAX_VIEWERS = 32;
  * is taken for all viewers together (the shards' reports and one scan of the table), and
  * only while someone watches; viewers beyond MAX_VIEWERS are turned away (503).
  */
-export function dashboardRoutes(pool: ShardPool, table: SubscriberTable, identity: Identity): Record<string, Handler> {
+export function dashboardRoutes(pool: PoolQueries, table: SubscriberTable, identity: Identity): Record<string, Handler> {
   const viewers = new Set<{ write(s: string): boolean }>();
   let timer: NodeJS.Timeout | undefined;
   let last = '';

@@ -1,8 +1,7 @@
 import type { ServerConfig } from '../config/server.ts';
 import type { GroupService } from '../groups/service.ts';
 import type { Logger } from '../log/logger.ts';
-import { deadline } from '../threads/deadline.ts';
-import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 
 /** A service the server needs: which it is, the variable that names it, and whether it answers. */
 interface Dependency {
@@ -17,10 +16,10 @@ const CHECK_MS = 2000;
 /** How long start-up gives router links to come up before the ready line calls them down. */
 const FIRST_LINK_WAIT_MS = 3000;
 
-function dependencies(config: ServerConfig, pool: ShardPool, groups: GroupService): Dependency[] {
+function dependencies(config: ServerConfig, pool: PoolQueries, groups: GroupService): Dependency[] {
   const deps: Dependency[] = [];
   if (config.store === 'postgres') {
-    deps.push({ name: 'the message store (PostgreSQL)', variable: 'IM_STORE_URL', up: () => deadline(pool.store!.control.ping(), CHECK_MS, 'store ping').catch(() => false) });
+    deps.push({ name: 'the message store (PostgreSQL)', variable: 'IM_STORE_URL', up: () => pool.storeUp(CHECK_MS) });
   }
   for (const a of config.routeAddrs) {
     const label = `${a.host}:${a.port}`;
@@ -51,7 +50,7 @@ export class DependencyWatch {
   readonly #down = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(config: ServerConfig, pool: ShardPool, groups: GroupService, log: Logger) {
+  constructor(config: ServerConfig, pool: PoolQueries, groups: GroupService, log: Logger) {
     this.#deps = dependencies(config, pool, groups);
     this.#log = log;
   }

@@ -11,6 +11,7 @@ const BACKUP_DEADLINE_MS = 3_600_000;
 import type { Logger } from '../log/logger.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 import type { ShardReport } from '../shard/stats.ts';
 import { droppedByReason } from './drops.ts';
 import type { GroupService } from '../groups/service.ts';
@@ -24,7 +25,9 @@ import { dashboardRoutes, type Identity } from './dashboard.ts';
 
 export interface ApiContext {
   testHooks: boolean;
+  /** For the test hooks and the store's backup. */
   pool: ShardPool;
+  queries: PoolQueries;
   table: SubscriberTable;
   groups: GroupService;
   log: Logger;
@@ -37,7 +40,7 @@ export interface ApiContext {
 
 /** Whole-server figures: per-shard reports summed, distinct users and rooms from the shared table. */
 export async function summary(ctx: ApiContext, appid?: number): Promise<object> {
-  const reports: ShardReport[] = await ctx.pool.reports();
+  const reports: ShardReport[] = await ctx.queries.reports();
   const users = new Map<number, number>();
   const rooms = new Map<number, number>();
   ctx.table.scan((kind, a) => {
@@ -61,7 +64,7 @@ export async function summary(ctx: ApiContext, appid?: number): Promise<object> 
     clientset_count: appid === undefined ? [...users.values()].reduce((n, x) => n + x, 0) : (users.get(appid) ?? 0),
     in_message_count: sum((r) => r.stats.messagesIn),
     // The same counts, by the same reasons, as im_dropped_total in /metrics.
-    dropped_count: droppedByReason(reports, await ctx.pool.channelStats()),
+    dropped_count: droppedByReason(reports, await ctx.queries.channelStats()),
     out_message_count: sum((r) => r.stats.framesOut),
     room_count: appid === undefined ? [...rooms.values()].reduce((n, x) => n + x, 0) : (rooms.get(appid) ?? 0),
     apps: selected,
@@ -77,7 +80,7 @@ const dashboards = new WeakMap<ApiContext, Record<string, Handler>>();
 function dashboardOf(ctx: ApiContext): Record<string, Handler> {
   let d = dashboards.get(ctx);
   if (d === undefined) {
-    d = dashboardRoutes(ctx.pool, ctx.table, ctx.identity);
+    d = dashboardRoutes(ctx.queries, ctx.table, ctx.identity);
     dashboards.set(ctx, d);
   }
   return d;
@@ -100,7 +103,7 @@ function apiRoutes(ctx: ApiContext): Record<string, Handler> {
 }
 
 function allRoutes(ctx: ApiContext): Record<string, Handler> {
-  const metrics = serverMetrics(ctx.pool, ctx.table);
+  const metrics = serverMetrics(ctx.queries, ctx.table);
   return {
     ...dashboardOf(ctx),
     '/metrics': async (_req, _url, res) => {
@@ -108,8 +111,8 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       res.writeHead(200, { 'content-type': metrics.contentType });
       res.end(text);
     },
-    ...groupRoutes(ctx.groups, ctx.pool, ctx.maxBody),
-    ...postRoutes(ctx.pool, ctx.maxBody),
+    ...groupRoutes(ctx.groups, ctx.queries, ctx.maxBody),
+    ...postRoutes(ctx.queries, ctx.maxBody),
     ...storeRoutes(ctx.pool.store?.client, ctx.syncLimit),
     '/summary': async (_req, url, res) => {
       const appid = url.searchParams.has('appid') ? intParam(url, 'appid') : undefined;
@@ -124,7 +127,7 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       },
       '/debug/crash_channel': async (req, _url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
-        await ctx.pool.crashChannel();
+        await ctx.pool.channel?.control.crash();
         sendJson(res, 200, { data: {} });
       },
       '/debug/crash_store': async (req, _url, res) => {
@@ -172,7 +175,7 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       sendJson(res, 200, { data: { file, pages, ms: Math.round(performance.now() - t0) } });
     },
     '/healthz': async (_req, _url, res) => {
-      const [h, deps, channel] = await Promise.all([ctx.pool.health(1000), ctx.groups.health(1000), ctx.pool.channelStats()]);
+      const [h, deps, channel] = await Promise.all([ctx.queries.health(1000), ctx.groups.health(1000), ctx.queries.channelStats()]);
       const routers = channel?.links.map((l) => ({ router: l.router, state: l.state })) ?? [];
       // 503 when this server cannot do its whole job: a part that does not answer, a router
       // it cannot reach, a group source or Redis that is away.

@@ -3,7 +3,7 @@ import { HttpError, intArrayField, intField, intParam, readBody, readJson, sendJ
 import type { GroupService } from '../groups/service.ts';
 import { GroupSend } from '../shard/groups.ts';
 import { contentLimit } from './http-post.ts';
-import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 
 /** Most member ids one admin request may carry. */
 const MAX_MEMBERS_PER_REQUEST = 10_000;
@@ -11,7 +11,7 @@ const MAX_MEMBERS_PER_REQUEST = 10_000;
 const ok = (res: http.ServerResponse, data: unknown = {}) => sendJson(res, 200, { data });
 
 /** Group administration (create, disband, members, mute, upgrade) and POST /post_group_message. */
-export function groupRoutes(groups: GroupService, pool: ShardPool, maxBody: number): Record<string, Handler> {
+export function groupRoutes(groups: GroupService, pool: PoolQueries, maxBody: number): Record<string, Handler> {
   const post = (h: (body: Record<string, unknown>, res: http.ServerResponse) => Promise<void>): Handler => async (req, _url, res) => {
     if (req.method !== 'POST') throw new HttpError(405, 'use POST');
     await h(await readJson(req), res);

@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { HttpError, intArrayField, intField, intParam, readBody, readJson, sendJson, type Handler } from '../http/json.ts';
 import { codecs } from '../protocol/index.ts';
 import type { PostRequest } from '../shard/control.ts';
-import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 
 const MAX_RECEIVERS = 10_000;
 
@@ -25,7 +25,7 @@ export function contentLimit(maxBody: number, type: PostRequest['type']): number
  * The reference's message endpoints. Each posted message is routed by a shard (taken in
  * turn) exactly as a client's message is: locally, through the Channel, and to offline push.
  */
-export function postRoutes(pool: ShardPool, maxBody: number): Record<string, Handler> {
+export function postRoutes(pool: PoolQueries, maxBody: number): Record<string, Handler> {
   const route = async (res: http.ServerResponse, p: PostRequest) => {
     const r = await pool.post(p);
     if (r !== 0) throw new HttpError(404, 'group does not exist');

@@ -12,6 +12,7 @@ import { signToken } from '../auth/jwt.ts';
 import { secretFromFile } from '../auth/secret-file.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
 import { ShardPool } from './shard-pool.ts';
+import { PoolQueries } from './pool-queries.ts';
 import { Acceptors } from './acceptors.ts';
 import { ListenError } from '../http/listen.ts';
 import { startApi, startDashboard } from './http-api.ts';
@@ -68,8 +69,9 @@ if (config.httpToken === undefined && !['127.0.0.1', '::1', 'localhost'].include
 }
 const table = SubscriberTable.create(config.subscriberCapacity);
 const groupSource = createGroupSource(config);
-const groups = new GroupService(groupSource, (appid, gid) => pool.invalidateGroup(appid, gid), log);
+const groups = new GroupService(groupSource, (appid, gid) => queries.invalidateGroup(appid, gid), log);
 const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.load(appid, gid) }, log);
+const queries = new PoolQueries(pool, config.controlTimeoutMs);
 if (config.redisUrl !== undefined) groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);
@@ -79,7 +81,7 @@ let api: Awaited<ReturnType<typeof startApi>>;
 let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
 try {
   ports = await acceptors.listen(config);
-  const ctx = { pool, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity };
+  const ctx = { pool, queries, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity };
   api = await startApi(ctx, config.httpHost, config.httpPort);
   if (config.dashboardPort !== undefined) dashboard = await startDashboard(ctx, config.httpHost, config.dashboardPort);
 } catch (err) {
@@ -90,7 +92,7 @@ try {
 const httpPort = (api.address() as { port: number }).port;
 const dashboardPort = (dashboard?.address() as { port: number } | undefined)?.port;
 Object.assign(identity.listen, ports, { http: httpPort });
-const watch = new DependencyWatch(config, pool, groups, log);
+const watch = new DependencyWatch(config, queries, groups, log);
 const down = await watch.first();
 watch.start(DEPENDENCY_CHECK_MS);
 // Before the ready line: whoever waits for it may signal at once, and a signal with no

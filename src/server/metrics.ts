@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { cmdName } from '../protocol/index.ts';
 import type { ChannelStats } from '../channel/channel.ts';
-import type { ShardPool } from './shard-pool.ts';
+import type { PoolQueries } from './pool-queries.ts';
 import { droppedByReason } from './drops.ts';
 import { threadMemory } from '../threads/memory.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
@@ -18,7 +18,7 @@ interface Snapshot {
  * /metrics for the access server: every figure is gathered from the shards and the Channel
  * thread at scrape time (one round of control calls per scrape, shared by all metrics).
  */
-export function serverMetrics(pool: ShardPool, table: SubscriberTable): Registry {
+export function serverMetrics(pool: PoolQueries, table: SubscriberTable): Registry {
   const registry = new Registry();
   let pending: Promise<Snapshot> | undefined;
   const snapshot = () => {

@@ -8,10 +8,6 @@ import { ChannelPort } from '../threads/channel-port.ts';
 import type { ChannelControl, ChannelStart } from '../channel/control.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../shard/control.ts';
 import { endpoint } from '../threads/endpoint.ts';
-import type { StoreStats } from '../store/protocol.ts';
-import type { ChannelStats } from '../channel/channel.ts';
-import type { PostRequest } from '../shard/control.ts';
-import type { ShardReport } from '../shard/stats.ts';
 import { deadline } from '../threads/deadline.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import { releaseShard } from './release.ts';
@@ -57,9 +53,10 @@ export class ShardPool {
   /** Reports the transitions of released shards to the Channel. */
   #mainChannel: ChannelPort | undefined;
   #stopping = false;
+  /** The shards whose drain answered: each has sent the Channel its last items. */
+  #drained: number[] = [];
   /** Replacements run one at a time: two shards dying together must not wire to each other's corpse. */
   #replacing: Promise<void> = Promise.resolve();
-  #nextPost = 0;
   /** Connections each shard index lost with a shard that died (im_disconnects_total{reason="shard_lost"}). */
   readonly lostWithShard = new Map<number, number>();
 
@@ -114,42 +111,6 @@ export class ShardPool {
     }
   }
 
-  /** The reports of the shards that answer in time. */
-  async reports(): Promise<ShardReport[]> {
-    const all = await Promise.allSettled(this.shards.map((h) => this.ask(h, 'report', (c) => c.report())));
-    return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
-  }
-
-  /** Routes a posted message on the next live shard. */
-  post(p: PostRequest): Promise<number> {
-    const live = this.shards.filter((h) => h.ready && !h.dead);
-    if (live.length === 0) return Promise.reject(new Error('no shard is running'));
-    const h = live[this.#nextPost++ % live.length]!;
-    return this.ask(h, 'post', (c) => c.post(p));
-  }
-
-  async channelStats(): Promise<ChannelStats | undefined> {
-    if (this.channel === undefined) return undefined;
-    return deadline(this.channel.control.stats(), this.#config.controlTimeoutMs, 'channel stats').catch(() => undefined);
-  }
-
-  async storeStats(): Promise<StoreStats | undefined> {
-    if (this.store === undefined) return undefined;
-    const restarts = this.store.restarts;
-    return deadline(this.store.control.stats(), this.#config.controlTimeoutMs, 'store stats').then((s) => ({ ...s, restarts }), () => undefined);
-  }
-
-  /** Each part's answer to a ping within `ms`: shards, the Channel ('standalone' when none), the store ('off'). */
-  async health(ms: number): Promise<{ shards: boolean[]; channel: boolean | 'standalone'; store: boolean | 'off' }> {
-    const answered = (p: Promise<unknown>) => deadline(p, ms, 'ping').then((v) => v !== false, () => false);
-    const [shards, channel, store] = await Promise.all([
-      Promise.all(this.shards.map((h) => (h.dead ? Promise.resolve(false) : answered(h.control.ping())))),
-      this.channel === undefined ? 'standalone' as const : answered(this.channel.control.ping()),
-      this.store === undefined ? 'off' as const : answered(this.store.control.ping()),
-    ]);
-    return { shards, channel, store };
-  }
-
   /** Moves a paused, unread socket to the least-loaded shard. */
   assign(socket: net.Socket, kind: TransportKind): void {
     let best = -1;
@@ -175,16 +136,17 @@ export class ShardPool {
     }
   }
 
-  /** Drops a group from every shard's cache; resolves once all live ones have. */
-  async invalidateGroup(appid: number, gid: number): Promise<void> {
-    await Promise.allSettled(this.shards.filter((h) => !h.dead).map((h) => this.ask(h, 'invalidateGroup', (c) => c.invalidateGroup(appid, gid))));
-  }
-
   /** Closes every connection; resolves with what each shard had left (a shard that does not answer: -1). */
   async drain(timeoutMs: number): Promise<number[]> {
     this.#stopping = true;
-    return Promise.all(this.shards.map((h) => (h.dead ? Promise.resolve(0)
-      : deadline(h.control.drain(timeoutMs), timeoutMs + 2000, `shard ${h.index} drain`).catch(() => -1))));
+    const answered = new Set<number>();
+    const left = await Promise.all(this.shards.map((h) => (h.dead ? Promise.resolve(0)
+      : deadline(h.control.drain(timeoutMs), timeoutMs + 2000, `shard ${h.index} drain`).then((n) => {
+        answered.add(h.index);
+        return n;
+      }, () => -1))));
+    this.#drained = [...answered];
+    return left;
   }
 
   async terminate(): Promise<void> {
@@ -192,7 +154,7 @@ export class ShardPool {
     this.#mainChannel?.flush();
     const limit = this.#config.controlTimeoutMs;
     if (this.channel !== undefined) {
-      await deadline(this.channel.control.stop(), limit, 'channel stop').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'channel did not stop cleanly'));
+      await deadline(this.channel.control.stop(this.#drained), limit, 'channel stop').catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, 'channel did not stop cleanly'));
       await this.channel.worker.terminate();
     }
     await Promise.all(this.shards.map((s) => s.worker.terminate()));
@@ -234,11 +196,6 @@ export class ShardPool {
     });
     this.channel = channel;
     return toChannel;
-  }
-
-  /** Test hook: the Channel thread exits as if it had crashed. */
-  async crashChannel(): Promise<void> {
-    await this.channel?.control.crash();
   }
 
   #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, store: MessagePort | undefined, restarts: number): ShardHandle {

@@ -1,16 +1,11 @@
 import { Disconnect, type DisconnectReason } from './disconnect.ts';
-import type http from 'node:http';
-import net from 'node:net';
-import tls from 'node:tls';
+import type net from 'node:net';
 import type { MessagePort } from 'node:worker_threads';
-import { WebSocketServer } from 'ws';
 import { CLIENT_CMDS, FrameDecoder, type Frame, type ProtocolError, type TransportKind } from '../protocol/index.ts';
-import { createServer } from '../http/create-server.ts';
 import { AppRoute } from '../route/index.ts';
 import type { Ledger, SubscriberTable } from '../subscribers/index.ts';
 import type { Authenticator } from '../auth/auth.ts';
 import type { ChannelSink } from '../threads/channel-port.ts';
-import { threadMemory } from '../threads/memory.ts';
 import type { ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import { GroupCache } from '../groups/cache.ts';
@@ -27,42 +22,10 @@ import type { StoreClient } from '../store/client.ts';
 import { CountingTable, Presence } from './presence.ts';
 import { Routing } from './routing.ts';
 import { Sync } from './sync.ts';
-import { emptyShardStats, nonZero, type AppSummary, type ShardReport, type ShardStats } from './stats.ts';
-import { StreamTransport, WsTransport, sharedReads, type ServerTransport, type TransportEvents } from './transport.ts';
-
-const kPending = Symbol('pending');
-type Tagged<T> = T & { [kPending]?: Pending };
-
-/**
- * A socket moved here from the main thread arrives as an object in V8's dictionary mode: its
- * properties cost ~1.5 KiB a connection (a heap snapshot of 5,000 connections). A socket made
- * anew around the same handle, before anything reads or listens, has fast properties.
- */
-function anew(moved: net.Socket, kind: TransportKind): net.Socket {
-  const m = moved as net.Socket & { _handle: unknown };
-  const handle = m._handle;
-  if (handle === null || handle === undefined) return moved;
-  m._handle = null;
-  // TLS and WebSocket read the socket through their own layers; raw TCP reads here.
-  const onread = kind === 'tcp' ? sharedReads() : undefined;
-  return new net.Socket({ handle, readable: true, writable: true, onread } as net.SocketConstructorOpts);
-}
-
-/** A module-level listener, not a closure per socket: tens of thousands of sockets are held. */
-function onAdoptedClose(this: Tagged<net.Socket>): void {
-  const entry = this[kPending]!;
-  entry.shard.released(entry);
-}
-
-interface Pending {
-  raw: net.Socket;
-  /** Told when the socket closes, whatever it had become. */
-  shard: Shard;
-  /** When it arrived on this shard (performance.now()). */
-  at: number;
-  /** It became a connection (its own auth timeout runs from there). */
-  done?: boolean;
-}
+import { emptyShardStats, type ShardReport, type ShardStats } from './stats.ts';
+import type { ServerTransport, TransportEvents } from './transport.ts';
+import { Adoption } from './adoption.ts';
+import { shardReport } from './report.ts';
 
 export interface ShardDeps {
   index: number;
@@ -104,7 +67,7 @@ export class Shard implements ConnectionOwner {
   channel: ChannelSink;
   readonly #log: Logger;
   readonly #ctx: DispatchContext;
-  readonly #load: Int32Array;
+  readonly #adoption: Adoption;
   readonly #conns = new Set<Connection>();
   readonly #disconnects = new Map<DisconnectReason, number>();
   #dirty: Connection[] = [];
@@ -112,20 +75,22 @@ export class Shard implements ConnectionOwner {
   readonly #flushAll = () => this.#flush();
   #nextId = 1;
   #sweep: NodeJS.Timeout;
-  readonly #wsHttp: http.Server;
-  readonly #secure: tls.SecureContext | undefined;
-  /** Sockets adopted but not yet a connection (TLS handshake or WebSocket upgrade under way). */
-  readonly #pending = new Set<Pending>();
   /** One limits object shared by every connection. */
   readonly #limits: QueueLimits;
-  #closing = false;
 
   constructor(d: ShardDeps) {
     this.index = d.index;
     this.config = d.config;
     this.channel = d.channel;
     this.#log = d.log;
-    this.#load = d.load;
+    this.#adoption = new Adoption({
+      index: d.index, config: d.config, load: d.load, stats: this.stats, log: d.log,
+      attach: (open, at) => this.#attach(open, at),
+      timedOut: () => {
+        this.stats.authTimeouts++;
+        this.#disconnected(Disconnect.AUTH_TIMEOUT);
+      },
+    });
     this.#limits = { frames: d.config.queueLimit, bytes: d.config.queueLimitBytes, dropOldest: d.config.queuePolicy === 'drop-oldest', readBudget: d.config.readBudgetBytes };
     const routes = new AppRoute<Connection>(d.config.roomRule);
     const channel = () => this.channel;
@@ -144,10 +109,6 @@ export class Shard implements ConnectionOwner {
       routing: this.routing, path: this.path, sync: this.sync, groups: this.groups, presence: this.presence, auth: d.auth, stats: this.stats, log: d.log,
       maxBody: c.maxBody, kefuAppid: c.kefuAppid, stored: store !== null,
     };
-    this.#wsHttp = this.#wsServer(createServer());
-    if (d.config.tlsCert !== undefined && d.config.tlsKey !== undefined) {
-      this.#secure = tls.createSecureContext({ cert: d.config.tlsCert, key: d.config.tlsKey });
-    }
     let ticks = 0;
     this.#sweep = setInterval(() => {
       this.#checkTimeouts();
@@ -156,43 +117,9 @@ export class Shard implements ConnectionOwner {
     this.#sweep.unref();
   }
 
-  /**
-   * A socket the main thread accepted (paused, unread) and moved to this thread. Whatever its
-   * transport, it must become an authenticated connection within IM_AUTH_TIMEOUT_S of
-   * arriving here: a TLS handshake or an HTTP upgrade that never finishes is closed too.
-   */
+  /** A socket the main thread accepted (paused, unread) and moved to this thread. */
   adopt(moved: net.Socket, kind: TransportKind): void {
-    const socket = anew(moved, kind);
-    const entry: Pending = { raw: socket, shard: this, at: performance.now() };
-    this.#pending.add(entry);
-    // The main thread counted this socket for this shard; whatever becomes of it (a
-    // connection, a failed TLS handshake, a refused upgrade), its close uncounts it.
-    (socket as Tagged<net.Socket>)[kPending] = entry;
-    socket.on('close', onAdoptedClose);
-    if (this.#closing) return void socket.destroy();
-    let stream: Tagged<net.Socket> = socket;
-    if (kind === 'tls' || kind === 'wss') {
-      if (this.#secure === undefined) return void socket.destroy();
-      const t = new tls.TLSSocket(socket, { isServer: true, secureContext: this.#secure });
-      t.on('error', (err) => {
-        if (!entry.done) this.stats.tlsErrors++;
-        this.#log.debug({ err: err.message, kind }, 'TLS handshake failed');
-        t.destroy();
-      });
-      stream = t;
-    }
-    stream[kPending] = entry;
-    if (kind === 'tcp') this.#attach(socket, (e) => new StreamTransport('tcp', socket, e));
-    else if (kind === 'tls') stream.once('secure', () => this.#attach(stream, (e) => new StreamTransport('tls', stream, e)));
-    // WebSocket (over TLS for wss): the HTTP upgrade runs in this shard's own http.Server.
-    else this.#wsHttp.emit('connection', stream);
-    socket.resume();
-  }
-
-  /** An adopted socket closed (see adopt). */
-  released(entry: Pending): void {
-    Atomics.sub(this.#load, this.index, 1);
-    this.#pending.delete(entry);
+    this.#adoption.adopt(moved, kind);
   }
 
   get connectionCount(): number {
@@ -290,68 +217,22 @@ export class Shard implements ConnectionOwner {
   }
 
   report(): ShardReport {
-    const apps: AppSummary[] = [];
-    let clients = 0, users = 0, rooms = 0, roomClients = 0;
-    for (const r of this.presence.routes.routes()) {
-      if (r.clientCount === 0 && r.roomCount === 0) continue;
-      apps.push({ appid: r.appid, clients: r.clientCount, users: r.userCount, rooms: r.roomCount, room_clients: r.roomClientCount });
-      clients += r.clientCount;
-      users += r.userCount;
-      rooms += r.roomCount;
-      roomClients += r.roomClientCount;
-    }
-    const transports: Record<string, number> = { tcp: 0, ws: 0, tls: 0, wss: 0 };
-    for (const c of this.#conns) transports[c.kind]!++;
-    const memory = threadMemory();
-    return {
-      shard: this.index, connections: this.#conns.size, clients, users, rooms, room_clients: roomClients,
-      delivered: this.delivery.delivered, handoffs_in: this.delivery.handoffsIn, handoffs_out: this.delivery.handoffsOut,
-      stats: { ...this.stats, framesOut: this.framesOutByCmd.reduce((a, b) => a + b, 0) }, apps, transports,
-      disconnects: Object.fromEntries(this.#disconnects),
-      framesInByCmd: nonZero(this.framesInByCmd),
-      framesOutByCmd: nonZero(this.framesOutByCmd),
-      groupCache: { size: this.groups.cache.size, loads: this.groups.cache.loads },
-      ...memory, writeSlabs: this.arena.replaced,
-    };
+    return shardReport(this, this.#conns, this.#disconnects);
   }
 
   /** Closes every connection gracefully (queued frames are written first). */
   closeAll(): void {
-    this.#closing = true;
+    this.#adoption.close();
     this.#flush();
     for (const c of [...this.#conns]) c.close();
   }
 
-  #attach(stream: Tagged<net.Socket>, open: (e: TransportEvents) => ServerTransport): void {
-    const entry = stream[kPending];
-    if (entry !== undefined) {
-      entry.done = true;
-      this.#pending.delete(entry);
-    }
+  #attach(open: (e: TransportEvents) => ServerTransport, at: number): void {
     const decoder = new FrameDecoder({ accept: CLIENT_CMDS, maxBody: this.config.maxBody });
-    // The auth timeout runs from the socket's arrival, not from the end of its handshake.
-    const c = new Connection(this.#nextId++, open, this, decoder, this.#limits, entry?.at ?? performance.now());
+    const c = new Connection(this.#nextId++, open, this, decoder, this.#limits, at);
     this.#conns.add(c);
     this.stats.accepted++;
     this.#log.debug({ conn: c.id, kind: c.kind, remote: c.remote }, 'connection');
-  }
-
-  #wsServer(server: http.Server): http.Server {
-    const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: this.config.maxBody + 12 });
-    server.on('upgrade', (req, socket: net.Socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/ws') {
-        socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
-        return;
-      }
-      const kind = socket instanceof tls.TLSSocket ? 'wss' : 'ws';
-      wss.handleUpgrade(req, socket, head, (ws) => this.#attach(socket, (e) => new WsTransport(kind, ws, socket, e)));
-    });
-    server.on('request', (_req, res) => {
-      res.writeHead(426, { 'content-type': 'text/plain' });
-      res.end('WebSocket endpoint: connect to /ws\n');
-    });
-    server.on('clientError', (_err, socket) => socket.destroy());
-    return server;
   }
 
   #flush(): void {
@@ -365,14 +246,8 @@ export class Shard implements ConnectionOwner {
     const now = performance.now();
     const idle = this.config.clientTimeoutS * 1000;
     const authLimit = this.config.authTimeoutS * 1000;
-    for (const p of this.#pending) {
-      if (now - p.at <= authLimit) continue;
-      this.#pending.delete(p);
-      this.stats.authTimeouts++;
-      // Never a connection (a TLS handshake or WebSocket upgrade that did not finish).
-      this.#disconnected(Disconnect.AUTH_TIMEOUT);
-      p.raw.destroy();
-    }
+    // Never a connection (a TLS handshake or WebSocket upgrade that did not finish).
+    this.#adoption.checkTimeouts(now, authLimit);
     for (const c of this.#conns) {
       if (!c.authed && now - c.createdAt > authLimit) {
         this.stats.authTimeouts++;

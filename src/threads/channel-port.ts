@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Cmd, type OutFrame } from '../protocol/index.ts';
 import { Transition } from '../subscribers/index.ts';
 import { PortBatcher } from './batcher.ts';
-import { writePublish, writePublishEach, writePush, writePushTo, writeTransition } from './channel-wire.ts';
+import { writeDrained, writePublish, writePublishEach, writePush, writePushTo, writeTransition } from './channel-wire.ts';
 
 export type PublishCmd = 132 | 135 | 138; // PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM
 
@@ -64,6 +64,12 @@ export class ChannelPort implements ChannelSink {
     // A group's push goes whole to the group's router: the Channel picks it.
     if (receivers.length === 1 && msg.cmd !== Cmd.GROUP_IM) writePushTo(this.#out.to(0), appid, receivers[0]!, msg);
     else writePush(this.#out.to(0), appid, receivers, msg);
+  }
+
+  /** The shard has closed its connections: the Channel may close the links once every shard has said so. */
+  drained(shard: number): void {
+    writeDrained(this.#out.to(0), shard);
+    this.#out.flush();
   }
 
   flush(): void {

@@ -10,11 +10,13 @@
  *               | count × (i64 receiver, i64 msgid) | u32 body length | body
  *               (one message to many users, each its own PUBLISH: the body crosses once, and
  *               the Channel builds only the route messages its links can take)
+ *   DRAINED:    u8 type | u8 0 | u16 0 | i64 shard
+ *               (the shard closed its connections: everything it had to say came before)
  */
 import { Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, Route, writeHeader, writeI64, type OutFrame } from '../protocol/index.ts';
 import type { PackedReader, PackedWriter } from './packed.ts';
 
-const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3, PUBLISH_EACH: 4 } as const;
+const ItemType = { TRANSITION: 1, PUBLISH: 2, PUSH: 3, PUBLISH_EACH: 4, DRAINED: 5 } as const;
 
 export interface ChannelVisitor {
   transition(t: number, appid: number, id: number): void;
@@ -23,6 +25,8 @@ export interface ChannelVisitor {
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void;
   /** PUBLISH of one message to each receiver, with its own msgid (the same index). */
   publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void;
+  /** The shard has closed its connections; nothing more will come from it. */
+  drained(shard: number): void;
 }
 
 export function writeTransition(w: PackedWriter, t: number, appid: number, id: number): void {
@@ -96,6 +100,10 @@ function routerFrame(w: PackedWriter, routerCmd: number, receiver: number, field
   return n;
 }
 
+export function writeDrained(w: PackedWriter, shard: number): void {
+  w.head(ItemType.DRAINED, 0, 0, 0).i64(shard);
+}
+
 export function writePush(w: PackedWriter, appid: number, receivers: readonly number[], f: OutFrame): void {
   w.head(ItemType.PUSH, 0, f.cmd, f.flag).i64(appid).u32(receivers.length);
   for (const r of receivers) w.i64(r);
@@ -134,6 +142,8 @@ export function readChannelItems(r: PackedReader, v: ChannelVisitor): void {
         msgids[i] = r.i64();
       }
       v.publishEach(b, c, appid, receivers, msgids, r.bytes());
+    } else if (type === ItemType.DRAINED) {
+      v.drained(r.i64());
     } else {
       // Nothing after it can be read: the batch was written by a writer this reader does not know.
       throw new RangeError(`unknown Channel item type ${type}`);

@@ -9,6 +9,9 @@ import { startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { loud } from '../helpers/loud.ts';
 
+/** Recorded where the router took a new connection: what it knew of the old one is gone. */
+const NEW_LINK = -1;
+
 /** A router that only records what the access server's Channel writes to it. */
 class FakeRouter {
   readonly server = net.createServer((s) => this.#accept(s));
@@ -17,6 +20,7 @@ class FakeRouter {
   seqs: number[] = [];
   #accept(s: net.Socket): void {
     this.socket = s;
+    this.frames.push({ cmd: NEW_LINK, body: {} });
     const d = new FrameDecoder({ accept: ROUTER_CMDS });
     s.on('data', (c: Buffer) => d.push(c, (f: Frame) => {
       this.seqs.push(f.seq);
@@ -29,9 +33,14 @@ class FakeRouter {
     await once(this.server, 'listening');
     return (this.server.address() as net.AddressInfo).port;
   }
-  /** Subscription frames as compact strings, e.g. "SUB 5/1 on", "UNSUB 5/1", "ROOM+ 5/9". */
-  subs(): string[] {
+  /**
+   * Subscription frames as compact strings, e.g. "SUB 5/1 on", "UNSUB 5/1", "ROOM+ 5/9";
+   * the fences' (their own app) and each new link ("LINK") only with `fences`.
+   */
+  subs(fences = false): string[] {
     return this.frames.flatMap(({ cmd, body: b }) => {
+      if (cmd === NEW_LINK) return fences ? ['LINK'] : [];
+      if (b.appid === FENCE_APP && !fences) return [];
       if (cmd === Cmd.SUBSCRIBE) return [`SUB ${b.appid}/${b.uid} ${b.online ? 'on' : 'off'}`];
       if (cmd === Cmd.UNSUBSCRIBE) return [`UNSUB ${b.appid}/${b.uid}`];
       if (cmd === Cmd.SUBSCRIBE_ROOM) return [`ROOM+ ${b.appid}/${b.room_id}`];
@@ -44,12 +53,33 @@ class FakeRouter {
 let redis: RedisServer;
 const fake = new FakeRouter();
 let im: Im;
+/** One client on each of the two shards, whose room entries fence what the Channel wrote before. */
+let fences: ImClient[] = [];
+const FENCE_APP = 6;
+let fenceRoom = 0;
+
+/**
+ * Everything each shard reported to the Channel before now has reached the router: each
+ * shard's items are written in the order the shard made them, so a room entered on each
+ * shard, once seen, comes after them all.
+ */
+async function fence(): Promise<void> {
+  const rooms = fences.map((c) => {
+    c.enterRoom(++fenceRoom);
+    return `ROOM+ ${FENCE_APP}/${fenceRoom}`;
+  });
+  await eventually(() => rooms.every((r) => fake.subs(true).includes(r)), 5000, 'fence rooms reached the router');
+}
 
 test.before(loud(async () => {
   redis = await startRedis();
   const port = await fake.listen();
   im = await startIm({ IM_SHARDS: '2', IM_AUTH: 'redis', IM_REDIS_URL: redis.url, IM_ROUTE_ADDRS: `127.0.0.1:${port}` });
   await eventually(() => fake.socket !== undefined, 5000, 'channel connected');
+  // Connected one after the other, each goes to the shard with the fewest: one a shard.
+  fences = [await device(1, Platform.ANDROID, 'fence0', FENCE_APP), await device(2, Platform.ANDROID, 'fence1', FENCE_APP)];
+  const { body } = await httpJson(im.httpPort, '/summary');
+  assert.equal(body.shards.map((s: { connections: number }) => s.connections), [1, 1], 'a fence on each shard');
 }));
 
 test.after(loud(async () => {
@@ -58,8 +88,8 @@ test.after(loud(async () => {
   await redis?.stop();
 }));
 
-async function device(uid: number, platform: number, token: string): Promise<ImClient> {
-  await redis.client.hset(`access_token_${token}`, { user_id: String(uid), app_id: '5' });
+async function device(uid: number, platform: number, token: string, appid = 5): Promise<ImClient> {
+  await redis.client.hset(`access_token_${token}`, { user_id: String(uid), app_id: String(appid) });
   const c = await ImClient.connect({ port: im.port, uid });
   assert.is(await c.auth({ token, platform, deviceId: token }), 0);
   return c;
@@ -70,7 +100,7 @@ test('every transition row of the Channel rules, as written to the router', asyn
   await redis.client.hset('users_5_1', { notification_on: '1' });
   let mark = fake.subs().length;
   const next = async (expect: string[], anyOrder = false) => {
-    await new Promise((r) => setTimeout(r, 200));
+    await fence();
     const got = fake.subs().slice(mark);
     assert.equal(anyOrder ? got.sort() : got, anyOrder ? expect.sort() : expect);
     mark = fake.subs().length;
@@ -144,6 +174,29 @@ test('publish frames carry the route message the router expects', async () => {
   const [m, f] = await got;
   assert.equal([m.sender, m.content.toString(), f.flag & 0x10], [8, 'from afar', 0x10]);
   await a.close();
+});
+
+test('a server that stops leaves the router holding nothing of it: the last logouts of every shard go out before the link closes', async () => {
+  const devices = [];
+  for (let uid = 40; uid < 46; uid++) devices.push(await device(uid, Platform.ANDROID, `s${uid}`));
+  devices[0]!.enterRoom(11);
+  devices[1]!.enterRoom(11);
+  await fence();
+  const closed = once(fake.socket!, 'close');
+  assert.is(await im.stop(), 0);
+  await closed;
+  // Replayed in order, what the router was told leaves no user and no room of either app.
+  const held = new Set<string>();
+  for (const line of fake.subs(true)) {
+    if (line === 'LINK') {
+      held.clear();
+      continue;
+    }
+    const [what, key] = line.split(' ') as [string, string];
+    if (what === 'SUB' || what === 'ROOM+') held.add(`${what === 'SUB' ? 'user' : 'room'} ${key}`);
+    else held.delete(`${what === 'UNSUB' ? 'user' : 'room'} ${key}`);
+  }
+  assert.equal([...held], []);
 });
 
 test('two routers: PUBLISH goes to routers[abs(uid) % 2]; messages arrive', async () => {

@@ -8,7 +8,7 @@ import {
 import { PackedReader, PackedWriter } from '../../src/threads/packed.ts';
 import { PortBatcher } from '../../src/threads/batcher.ts';
 import { HandoffKind, readHandoffs, writeHandoff } from '../../src/threads/handoff.ts';
-import { readChannelItems, routeMessage, writePublish, writePublishEach, writePush, writeTransition, type ChannelVisitor } from '../../src/threads/channel-wire.ts';
+import { readChannelItems, routeMessage, writeDrained, writePublish, writePublishEach, writePush, writeTransition, type ChannelVisitor } from '../../src/threads/channel-wire.ts';
 
 const IDS = [0, 1, -1, 2 ** 31, -(2 ** 31) - 1, 2 ** 32 + 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
 const BODIES = [Buffer.alloc(0), Buffer.from('x'), Buffer.alloc(MAX_BODY, 0xab)];
@@ -50,6 +50,7 @@ class Recorder implements ChannelVisitor {
   publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void {
     this.items.push(['e', cmd, flag, appid, receivers, msgids, Buffer.from(body)]);
   }
+  drained(shard: number): void { this.items.push(['d', shard]); }
 }
 
 test('Channel items round-trip; a PUBLISH item is a whole router frame both decoders read alike', () => {
@@ -63,6 +64,7 @@ test('Channel items round-trip; a PUBLISH item is a whole router frame both deco
   writePush(w, 5, IDS, outFrame(Cmd.IM, Flag.PUSH, Buffer.from('p')));
   writePush(w, 5, [], outFrame(Cmd.SYSTEM, Flag.PUSH, Buffer.alloc(0)));
   writePublishEach(w, -9, IDS, IDS.map((id) => -id), outFrame(Cmd.GROUP_IM, Flag.PUSH, Buffer.alloc(MAX_BODY, 2)));
+  writeDrained(w, 3);
   const r = new Recorder();
   readChannelItems(reread(w), r);
   const transitions = r.items.filter((i) => (i as unknown[])[0] === 't');
@@ -89,6 +91,7 @@ test('Channel items round-trip; a PUBLISH item is a whole router frame both deco
   assert.equal(pushes, [['u', Cmd.IM, Flag.PUSH, 5, IDS, Buffer.from('p')], ['u', Cmd.SYSTEM, Flag.PUSH, 5, [], Buffer.alloc(0)]]);
   const each = r.items.filter((i) => (i as unknown[])[0] === 'e');
   assert.equal(each, [['e', Cmd.GROUP_IM, Flag.PUSH, -9, IDS, IDS.map((id) => -id), Buffer.alloc(MAX_BODY, 2)]]);
+  assert.equal(r.items.at(-1), ['d', 3], 'DRAINED comes last, as written');
 });
 
 test('routeMessage builds the router frame the full decoder reads, its length field unsigned-safe', () => {
