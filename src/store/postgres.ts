@@ -76,40 +76,33 @@ export class PostgresStore implements StoreEngine, ImportTarget {
 
   async save(items: SaveItem[]): Promise<Saved[]> {
     if (items.length === 0) return [];
-    const counts = new Map<string, { appid: number; kind: number; owner: number; last_key: number }>();
-    for (const it of items) {
-      const id = qid(it);
-      const c = counts.get(id);
-      if (c === undefined) counts.set(id, { appid: it.appid, kind: it.kind, owner: it.owner, last_key: 1 });
-      else c.last_key++;
-    }
-    const queues = [...counts.values()].sort((a, b) => a.appid - b.appid || a.kind - b.kind || a.owner - b.owner);
-    const now = Date.now();
+    const b = batchOf(items);
     try {
       await this.#ready();
-      return await this.#sql.begin(async (tx) => {
-        const rows = await tx<Row[]>`
-          INSERT INTO im_queues ${tx(queues, 'appid', 'kind', 'owner', 'last_key')}
+      // One statement, so one transaction and one round trip, prepared once: the queues'
+      // rows are raised (locked in one sorted order, held to the commit), and the messages
+      // written at the keys that frees, all from arrays, each body sent once.
+      const rows = await this.#sql<Row[]>`
+        WITH input AS (
+          SELECT * FROM unnest(${b.appids}::bigint[], ${b.kinds}::smallint[], ${b.owners}::bigint[], ${b.counts}::bigint[])
+            WITH ORDINALITY AS t(appid, kind, owner, n, qi)),
+        q AS (
+          INSERT INTO im_queues (appid, kind, owner, last_key) SELECT appid, kind, owner, n FROM input ORDER BY qi
           ON CONFLICT (appid, kind, owner) DO UPDATE SET last_key = im_queues.last_key + excluded.last_key
-          RETURNING appid, kind, owner, last_key`;
-        // The first key of this batch in each queue.
-        const next = new Map<string, number>();
-        for (const r of rows) {
-          const id = `${num(r.appid)}:${num(r.kind)}:${num(r.owner)}`;
-          next.set(id, num(r.last_key) - counts.get(id)!.last_key + 1);
-        }
-        const out: Saved[] = [];
-        const messages = items.map((it) => {
-          const id = qid(it);
-          const key = next.get(id)!;
-          next.set(id, key + 1);
-          out.push({ key, prev: key - 1 });
-          return { appid: it.appid, kind: it.kind, owner: it.owner, key, device_id: it.deviceId, cmd: it.cmd, body: Buffer.from(it.body), saved_at: now };
-        });
-        for (let i = 0; i < messages.length; i += 1000) {
-          await tx`INSERT INTO im_messages ${tx(messages.slice(i, i + 1000), 'appid', 'kind', 'owner', 'key', 'device_id', 'cmd', 'body', 'saved_at')}`;
-        }
-        return out;
+          RETURNING appid, kind, owner, last_key),
+        keyed AS (SELECT i.qi, i.appid, i.kind, i.owner, q.last_key - i.n AS base FROM input i JOIN q USING (appid, kind, owner)),
+        m AS (
+          INSERT INTO im_messages (appid, kind, owner, key, device_id, cmd, body, saved_at)
+          SELECT k.appid, k.kind, k.owner, k.base + e.ord, e.device_id, e.cmd, substring(${b.blob}::bytea from e.off + 1 for e.len), ${Date.now()}::bigint
+          FROM unnest(${b.queue}::int[], ${b.ord}::bigint[], ${b.devices}::bigint[], ${b.cmds}::smallint[], ${b.offs}::int[], ${b.lens}::int[])
+            AS e(qi, ord, device_id, cmd, off, len)
+          JOIN keyed k ON k.qi = e.qi)
+        SELECT qi, base FROM keyed`;
+      const base = new Array<number>(b.appids.length);
+      for (const r of rows) base[num(r.qi) - 1] = num(r.base);
+      return b.queue.map((qi, i) => {
+        const key = base[qi - 1]! + b.ord[i]!;
+        return { key, prev: key - 1 };
       });
     } catch (err) {
       throw new StoreError('ERR_STORE_WRITE', `saving ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
@@ -261,6 +254,55 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     const rows = await this.#sql<Row[]>`SELECT last_key FROM im_queues WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner}`;
     return rows.length === 0 ? 0 : num(rows[0]!.last_key);
   }
+}
+
+/**
+ * A batch as the save statement takes it: column arrays, no object per row. Queues in one
+ * sorted order (two servers' batches then lock their rows in the same order and cannot
+ * deadlock); each message names its queue (1-based) and its place among that queue's
+ * messages of the batch; bodies are one blob, a body shared by several messages (a group's
+ * members) once.
+ */
+function batchOf(items: readonly SaveItem[]) {
+  const byQueue = new Map<string, number>();
+  const refs: QueueRef[] = [];
+  for (const it of items) {
+    const id = qid(it);
+    if (!byQueue.has(id)) {
+      byQueue.set(id, refs.length);
+      refs.push(it);
+    }
+  }
+  const order = refs.map((_, i) => i).sort((x, y) => refs[x]!.appid - refs[y]!.appid || refs[x]!.kind - refs[y]!.kind || refs[x]!.owner - refs[y]!.owner);
+  const rank = new Array<number>(refs.length);
+  order.forEach((r, i) => { rank[r] = i; });
+  const counts = new Array<number>(refs.length).fill(0);
+  const queue: number[] = [], ord: number[] = [], devices: number[] = [], cmds: number[] = [], offs: number[] = [], lens: number[] = [];
+  const bodies = new Map<Uint8Array, number>();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (const it of items) {
+    const r = rank[byQueue.get(qid(it))!]!;
+    queue.push(r + 1);
+    ord.push(++counts[r]!);
+    devices.push(it.deviceId);
+    cmds.push(it.cmd);
+    let off = bodies.get(it.body);
+    if (off === undefined) {
+      off = size;
+      bodies.set(it.body, off);
+      parts.push(it.body);
+      size += it.body.length;
+    }
+    offs.push(off);
+    lens.push(it.body.length);
+  }
+  const sorted = order.map((i) => refs[i]!);
+  return {
+    appids: sorted.map((q) => q.appid), kinds: sorted.map((q) => q.kind), owners: sorted.map((q) => q.owner),
+    counts,
+    queue, ord, devices, cmds, offs, lens, blob: Buffer.concat(parts, size),
+  };
 }
 
 /** A queue's lane: the same queue always the same lane (a small integer hash of its key). */

@@ -35,6 +35,37 @@ test('batches in flight at once over four lanes: every queue\'s keys in the orde
   }
 });
 
+test('one batch, queues interleaved in any order, a body shared by many: each message at its queue\'s next key with its own body', async () => {
+  const store = await PostgresStore.open(pg.url, undefined, 1);
+  try {
+    const shared = Buffer.from('one body for a whole group');
+    const q = (owner: number, kind: QueueKind = QueueKind.USER) => ({ appid: 8, kind, owner });
+    const items: SaveItem[] = [];
+    for (let n = 0; n < 30; n++) {
+      const owner = [9, 2, 7, -5, 2 ** 40][n % 5]!;
+      items.push({ ...q(owner, n % 7 === 0 ? QueueKind.GROUP : QueueKind.USER), deviceId: n, cmd: 4 + (n % 3), body: n % 2 === 0 ? shared : Buffer.from(`own ${n}`) });
+    }
+    const first = await store.save(items.slice(0, 10));
+    const rest = await store.save(items.slice(10));
+    const saved = [...first, ...rest];
+    const seen = new Map<string, number>();
+    items.forEach((it, i) => {
+      const id = `${it.kind}:${it.owner}`;
+      const want = (seen.get(id) ?? 0) + 1;
+      seen.set(id, want);
+      assert.equal(saved[i], { key: want, prev: want - 1 }, `item ${i}`);
+    });
+    for (const id of seen.keys()) {
+      const [kind, owner] = id.split(':').map(Number) as [QueueKind, number];
+      const page = await store.page(q(owner, kind), 0, 100);
+      const mine = items.filter((it) => it.kind === kind && it.owner === owner);
+      assert.equal(page.messages.map((m) => [m.deviceId, m.cmd, Buffer.from(m.body).toString()]), mine.map((it) => [it.deviceId, it.cmd, Buffer.from(it.body).toString()]), id);
+    }
+  } finally {
+    await store.close();
+  }
+});
+
 test('one lane: no lanes at all, batches are served one after the other', async () => {
   const store = await PostgresStore.open(pg.url, undefined, 1);
   assert.is(store.saveInLanes, undefined);
