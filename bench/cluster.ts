@@ -6,19 +6,25 @@
  * when the load is not at its peak. Then the Channel's router link on
  * its own: frames/s to a router socket with per-turn batching, against a plain socket that
  * corks each turn's frames (the fair alternative).
- * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW)
+ * With CLUSTER_STORE=postgres the servers store every IM in one PostgreSQL they share, with
+ * its default durability (fsync and synchronous_commit on), as a cluster runs it; the
+ * router link's own table is left out then.
+ * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW, CLUSTER_STORE=off|postgres)
  */
 import net from 'node:net';
 import { once } from 'node:events';
 import { codecs, encodeFrame } from '../src/protocol/index.ts';
 import { RouterLink } from '../src/channel/router-link.ts';
 import { startProcess, type Started } from '../test/helpers/process.ts';
+import { startPostgres, type Postgres } from '../test/helpers/postgres.ts';
 import { fmt } from './harness.ts';
 import { SECRET, client, drive, type Result } from './peer-load.ts';
 
 const PAIRS = Number(process.env.CLUSTER_PAIRS ?? 50);
 const SECONDS = Number(process.env.CLUSTER_SECONDS ?? 4);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 16);
+const STORE = process.env.CLUSTER_STORE ?? 'off';
+let pg: Postgres | undefined;
 
 /** BENCH_PROFILE_DIR=DIR: the servers write CPU profiles there (one per thread) when they exit. */
 function profiling(): Record<string, string> {
@@ -29,7 +35,8 @@ function profiling(): Record<string, string> {
 function im(routeAddr?: string): Promise<Started> {
   return startProcess('src/server/main.ts', {
     IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
-    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: 'off', ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
+    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: STORE, ...(pg ? { IM_STORE_URL: pg.url } : {}),
+    ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
     ...profiling(),
   });
 }
@@ -132,12 +139,12 @@ function corkedThroughput(): Promise<number> {
   });
 }
 
+if (STORE === 'postgres') pg = await startPostgres({ durable: true });
 const single = await scenario(false);
 const cross = await scenario(true);
-const batched = await linkThroughput(256 * 1024);
-const corked = await corkedThroughput();
+await pg?.stop();
 
-console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s`);
+console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s, store ${STORE}${pg ? ' (PostgreSQL, fsync on)' : ''}`);
 console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/s | p50 ms | p99 ms | vs one server |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
@@ -150,8 +157,12 @@ for (const [name, r] of [['inside one server (reference)', single], ['server A �
   const cell = (x: Result) => `${fmt(x.perSec)}/s: ${x.p50.toFixed(2)} / ${x.p99.toFixed(2)}`;
   console.log(`| ${name} | ${cell(r.max)} | ${cell(r.half)} | ${cell(r.quarter)} | ${cell(r.low)} |`);
 }
-console.log('\n## Channel router link alone (PUBLISH frames of 130 bytes)');
-console.log('| writes | frames/s | vs a corked socket |');
-console.log('|---|---:|---:|');
-console.log(`| a plain socket, each turn's frames corked into one writev | ${fmt(corked)} | 1.00 |`);
-console.log(`| the router link, batched per turn (IM_CHANNEL_BATCH_BYTES 256 KiB) | ${fmt(batched)} | ${(batched / corked).toFixed(2)} |`);
+if (STORE === 'off') {
+  const batched = await linkThroughput(256 * 1024);
+  const corked = await corkedThroughput();
+  console.log('\n## Channel router link alone (PUBLISH frames of 130 bytes)');
+  console.log('| writes | frames/s | vs a corked socket |');
+  console.log('|---|---:|---:|');
+  console.log(`| a plain socket, each turn's frames corked into one writev | ${fmt(corked)} | 1.00 |`);
+  console.log(`| the router link, batched per turn (IM_CHANNEL_BATCH_BYTES 256 KiB) | ${fmt(batched)} | ${(batched / corked).toFixed(2)} |`);
+}

@@ -9,5 +9,7 @@ export async function createEngine(config: ServerConfig, log?: Logger): Promise<
     const { PostgresStore } = await import('./postgres.ts');
     return { engine: await PostgresStore.open(config.storeUrl!, log, config.storePgLanes), name: 'postgres' };
   }
-  return { engine: new SqliteStore(config.storeDb, { shared: config.storeShared }), name: 'sqlite' };
+  const engine = new SqliteStore(config.storeDb, { shared: config.storeShared });
+  if (engine.migrated > 0) log?.info({ messages: engine.migrated, file: config.storeDb }, 'store migrated: each message\'s body is now kept once');
+  return { engine, name: 'sqlite' };
 }

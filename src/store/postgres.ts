@@ -1,10 +1,12 @@
 import postgres from 'postgres';
 import type { Logger } from '../log/logger.ts';
 import { driverGuarded } from './pg-driver-fix.ts';
+import { uniqueBodies } from './bodies.ts';
 import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 /*
- * The same tables as the embedded engine, for several access servers sharing one store.
+ * The same tables as the embedded engine (a message's body once, an entry per queue that
+ * holds it), for several access servers sharing one store.
  * Every key starts with (appid, kind, owner): a table can be partitioned, or distributed
  * with Citus, by those columns without touching a query.
  */
@@ -12,15 +14,32 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS im_queues (
      appid bigint NOT NULL, kind smallint NOT NULL, owner bigint NOT NULL, last_key bigint NOT NULL,
      PRIMARY KEY (appid, kind, owner))`,
-  `CREATE TABLE IF NOT EXISTS im_messages (
-     appid bigint NOT NULL, kind smallint NOT NULL, owner bigint NOT NULL, key bigint NOT NULL,
-     device_id bigint NOT NULL, cmd smallint NOT NULL, body bytea NOT NULL, saved_at bigint NOT NULL,
+  'CREATE SEQUENCE IF NOT EXISTS im_body_ids',
+  `CREATE TABLE IF NOT EXISTS im_bodies (
+     id bigint PRIMARY KEY DEFAULT nextval('im_body_ids'),
+     device_id bigint NOT NULL, cmd smallint NOT NULL, body bytea NOT NULL, saved_at bigint NOT NULL)`,
+  'CREATE INDEX IF NOT EXISTS im_bodies_saved_at ON im_bodies (saved_at)',
+  `CREATE TABLE IF NOT EXISTS im_entries (
+     appid bigint NOT NULL, kind smallint NOT NULL, owner bigint NOT NULL, key bigint NOT NULL, body_id bigint NOT NULL,
      PRIMARY KEY (appid, kind, owner, key))`,
-  'CREATE INDEX IF NOT EXISTS im_messages_saved_at ON im_messages (saved_at)',
+  'CREATE INDEX IF NOT EXISTS im_entries_body ON im_entries (body_id)',
   `CREATE TABLE IF NOT EXISTS im_acked_keys (
      appid bigint NOT NULL, uid bigint NOT NULL, gid bigint NOT NULL, key bigint NOT NULL,
      PRIMARY KEY (appid, uid, gid))`,
 ];
+
+/**
+ * The layout before bodies were kept once (one im_messages row per queue entry, body
+ * included) becomes bodies and entries, each old row one body, keys and save times kept.
+ */
+const MIGRATE = [
+  'ALTER TABLE im_messages ADD COLUMN IF NOT EXISTS body_id bigint',
+  "UPDATE im_messages SET body_id = nextval('im_body_ids')",
+  'INSERT INTO im_bodies (id, device_id, cmd, body, saved_at) SELECT body_id, device_id, cmd, body, saved_at FROM im_messages',
+  'INSERT INTO im_entries (appid, kind, owner, key, body_id) SELECT appid, kind, owner, key, body_id FROM im_messages',
+  'DROP TABLE im_messages',
+];
+const ENTRY = 'SELECT e.key, b.device_id, b.cmd, b.body FROM im_entries e JOIN im_bodies b ON b.id = e.body_id';
 
 type Row = Record<string, unknown>;
 const num = (v: unknown) => Number(v);
@@ -51,11 +70,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     const s = new PostgresStore(sql, lanes);
     if (lanes <= 1) s.saveInLanes = undefined;
     try {
-      await sql.begin(async (tx) => {
-        // One server creates the tables; others starting at the same moment wait for it.
-        await tx`SELECT pg_advisory_xact_lock(7291)`;
-        for (const ddl of SCHEMA) await tx.unsafe(ddl);
-      });
+      await s.#createTables(log);
     } catch (err) {
       // Not reachable yet: the tables are made on first use once it is (see #ready).
       s.#schemaPending = err;
@@ -67,21 +82,43 @@ export class PostgresStore implements StoreEngine, ImportTarget {
 
   async #ready(): Promise<void> {
     if (this.#schemaPending === undefined) return;
+    await this.#createTables();
+    this.#schemaPending = undefined;
+  }
+
+  /** Messages moved from the layout before bodies were kept once (0: none), when the tables were made. */
+  migrated = 0;
+
+  async #createTables(log?: Logger): Promise<void> {
     await this.#sql.begin(async (tx) => {
+      // One server creates the tables (and migrates); others starting at the same moment wait for it.
       await tx`SELECT pg_advisory_xact_lock(7291)`;
       for (const ddl of SCHEMA) await tx.unsafe(ddl);
+      const [old] = await tx<Row[]>`SELECT to_regclass('im_messages') IS NOT NULL AS present`;
+      if (old?.present !== true) return;
+      const [n] = await tx<Row[]>`SELECT count(*) AS n FROM im_messages`;
+      for (const step of MIGRATE) await tx.unsafe(step);
+      this.migrated = num(n!.n);
+      log?.info({ messages: this.migrated }, 'store migrated: each message\'s body is now kept once');
     });
-    this.#schemaPending = undefined;
   }
 
   async save(items: SaveItem[]): Promise<Saved[]> {
     if (items.length === 0) return [];
     const b = batchOf(items);
+    const u = uniqueBodies(items);
+    const parts = u.bodies.map((x) => x.body);
+    const offs: number[] = [];
+    let size = 0;
+    for (const p of parts) {
+      offs.push(size);
+      size += p.length;
+    }
     try {
       await this.#ready();
       // One statement, so one transaction and one round trip, prepared once: the queues'
-      // rows are raised (locked in one sorted order, held to the commit), and the messages
-      // written at the keys that frees, all from arrays, each body sent once.
+      // rows are raised (locked in one sorted order, held to the commit), each body is
+      // written once and an entry for each queue at the key that frees, all from arrays.
       const rows = await this.#sql<Row[]>`
         WITH input AS (
           SELECT * FROM unnest(${b.appids}::bigint[], ${b.kinds}::smallint[], ${b.owners}::bigint[], ${b.counts}::bigint[])
@@ -91,12 +128,17 @@ export class PostgresStore implements StoreEngine, ImportTarget {
           ON CONFLICT (appid, kind, owner) DO UPDATE SET last_key = im_queues.last_key + excluded.last_key
           RETURNING appid, kind, owner, last_key),
         keyed AS (SELECT i.qi, i.appid, i.kind, i.owner, q.last_key - i.n AS base FROM input i JOIN q USING (appid, kind, owner)),
+        bodies AS (
+          SELECT nextval('im_body_ids') AS id, x.* FROM unnest(${u.bodies.map((x) => x.deviceId)}::bigint[], ${u.bodies.map((x) => x.cmd)}::smallint[],
+            ${offs}::int[], ${parts.map((p) => p.length)}::int[]) WITH ORDINALITY AS x(device_id, cmd, off, len, bi)),
+        written AS (
+          INSERT INTO im_bodies (id, device_id, cmd, body, saved_at)
+          SELECT id, device_id, cmd, substring(${Buffer.concat(parts, size)}::bytea from off + 1 for len), ${Date.now()}::bigint FROM bodies),
         m AS (
-          INSERT INTO im_messages (appid, kind, owner, key, device_id, cmd, body, saved_at)
-          SELECT k.appid, k.kind, k.owner, k.base + e.ord, e.device_id, e.cmd, substring(${b.blob}::bytea from e.off + 1 for e.len), ${Date.now()}::bigint
-          FROM unnest(${b.queue}::int[], ${b.ord}::bigint[], ${b.devices}::bigint[], ${b.cmds}::smallint[], ${b.offs}::int[], ${b.lens}::int[])
-            AS e(qi, ord, device_id, cmd, off, len)
-          JOIN keyed k ON k.qi = e.qi)
+          INSERT INTO im_entries (appid, kind, owner, key, body_id)
+          SELECT k.appid, k.kind, k.owner, k.base + e.ord, bodies.id
+          FROM unnest(${b.queue}::int[], ${b.ord}::bigint[], ${u.of.map((i) => i + 1)}::int[]) AS e(qi, ord, bi)
+          JOIN keyed k ON k.qi = e.qi JOIN bodies ON bodies.bi = e.bi)
         SELECT qi, base FROM keyed`;
       const base = new Array<number>(b.appids.length);
       for (const r of rows) base[num(r.qi) - 1] = num(r.base);
@@ -130,8 +172,8 @@ export class PostgresStore implements StoreEngine, ImportTarget {
   async page(q: QueueRef, after: number, limit: number): Promise<Page> {
     await this.#ready();
     const rows = await this.#sql<Row[]>`
-      SELECT key, device_id, cmd, body FROM im_messages
-      WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after} ORDER BY key LIMIT ${limit + 1}`;
+      ${this.#sql.unsafe(ENTRY)}
+      WHERE e.appid = ${q.appid} AND e.kind = ${q.kind} AND e.owner = ${q.owner} AND e.key > ${after} ORDER BY e.key LIMIT ${limit + 1}`;
     const more = rows.length > limit;
     const messages = rows.slice(0, limit).map(toMessage);
     return { messages, newest: await this.#newest(q), more };
@@ -140,15 +182,15 @@ export class PostgresStore implements StoreEngine, ImportTarget {
   async newestPage(q: QueueRef, after: number, limit: number): Promise<Page> {
     await this.#ready();
     const rows = await this.#sql<Row[]>`
-      SELECT key, device_id, cmd, body FROM im_messages
-      WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after} ORDER BY key DESC LIMIT ${limit}`;
+      ${this.#sql.unsafe(ENTRY)}
+      WHERE e.appid = ${q.appid} AND e.kind = ${q.kind} AND e.owner = ${q.owner} AND e.key > ${after} ORDER BY e.key DESC LIMIT ${limit}`;
     return { messages: rows.map(toMessage).reverse(), newest: await this.#newest(q), more: false };
   }
 
   async nthNewest(q: QueueRef, after: number, n: number): Promise<number> {
     await this.#ready();
     const rows = await this.#sql<Row[]>`
-      SELECT key FROM im_messages WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after}
+      SELECT key FROM im_entries WHERE appid = ${q.appid} AND kind = ${q.kind} AND owner = ${q.owner} AND key > ${after}
       ORDER BY key DESC LIMIT 1 OFFSET ${n - 1}`;
     return rows.length === 0 ? 0 : num(rows[0]!.key);
   }
@@ -156,8 +198,8 @@ export class PostgresStore implements StoreEngine, ImportTarget {
   async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
     await this.#ready();
     const rows = await this.#sql<Row[]>`
-      SELECT key, device_id, cmd, body FROM im_messages
-      WHERE appid = ${appid} AND kind = 0 AND owner = ${uid} AND cmd IN ${this.#sql(cmds as number[])} ORDER BY key DESC LIMIT ${limit}`;
+      ${this.#sql.unsafe(ENTRY)}
+      WHERE e.appid = ${appid} AND e.kind = 0 AND e.owner = ${uid} AND b.cmd IN ${this.#sql(cmds as number[])} ORDER BY e.key DESC LIMIT ${limit}`;
     return rows.map(toMessage).reverse();
   }
 
@@ -176,16 +218,19 @@ export class PostgresStore implements StoreEngine, ImportTarget {
 
   async countAfter(appid: number, uid: number, after: number): Promise<number> {
     await this.#ready();
-    const rows = await this.#sql<Row[]>`SELECT count(*) AS n FROM im_messages WHERE appid = ${appid} AND kind = 0 AND owner = ${uid} AND key > ${after}`;
+    const rows = await this.#sql<Row[]>`SELECT count(*) AS n FROM im_entries WHERE appid = ${appid} AND kind = 0 AND owner = ${uid} AND key > ${after}`;
     return num(rows[0]!.n);
   }
 
   async sweep(beforeMs: number, max: number): Promise<number> {
     await this.#ready();
-    const r = await this.#sql`
-      DELETE FROM im_messages WHERE (appid, kind, owner, key) IN (
-        SELECT appid, kind, owner, key FROM im_messages WHERE saved_at < ${beforeMs} LIMIT ${max})`;
-    return r.count;
+    // The oldest bodies, their entries with them: no body is left that no queue refers to.
+    const [r] = await this.#sql<Row[]>`
+      WITH old AS (SELECT id FROM im_bodies WHERE saved_at < ${beforeMs} ORDER BY saved_at LIMIT ${max}),
+      entries AS (DELETE FROM im_entries WHERE body_id IN (SELECT id FROM old) RETURNING 1),
+      bodies AS (DELETE FROM im_bodies WHERE id IN (SELECT id FROM old))
+      SELECT count(*) AS n FROM entries`;
+    return num(r!.n);
   }
 
   async importMessages(items: ImportedMessage[]): Promise<number> {
@@ -197,19 +242,34 @@ export class PostgresStore implements StoreEngine, ImportTarget {
       else if (q.last_key < it.key) q.last_key = it.key;
     }
     const queues = [...newest.values()].sort((a, b) => a.appid - b.appid || a.kind - b.kind || a.owner - b.owner);
-    const rows = items.map((it) => ({ appid: it.appid, kind: it.kind, owner: it.owner, key: it.key, device_id: it.deviceId, cmd: it.cmd, body: it.body, saved_at: it.savedAt }));
+    const offs: number[] = [];
+    let size = 0;
+    for (const it of items) {
+      offs.push(size);
+      size += it.body.length;
+    }
+    const col = <T>(f: (it: ImportedMessage) => T) => items.map(f);
     await this.#ready();
     try {
       return await this.#sql.begin(async (tx) => {
         await tx`
           INSERT INTO im_queues ${tx(queues, 'appid', 'kind', 'owner', 'last_key')}
           ON CONFLICT (appid, kind, owner) DO UPDATE SET last_key = greatest(im_queues.last_key, excluded.last_key)`;
-        let written = 0;
-        for (let i = 0; i < rows.length; i += 1000) {
-          const r = await tx`INSERT INTO im_messages ${tx(rows.slice(i, i + 1000), 'appid', 'kind', 'owner', 'key', 'device_id', 'cmd', 'body', 'saved_at')} ON CONFLICT DO NOTHING`;
-          written += r.count;
-        }
-        return written;
+        // A queue entry already there (a second run with --force) is kept as it is.
+        const [r] = await tx<Row[]>`
+          WITH fresh AS (
+            SELECT nextval('im_body_ids') AS id, x.* FROM unnest(${col((it) => it.appid)}::bigint[], ${col((it) => it.kind)}::smallint[],
+              ${col((it) => it.owner)}::bigint[], ${col((it) => it.key)}::bigint[], ${col((it) => it.deviceId)}::bigint[], ${col((it) => it.cmd)}::smallint[],
+              ${offs}::int[], ${col((it) => it.body.length)}::int[], ${col((it) => it.savedAt)}::bigint[]) AS x(appid, kind, owner, key, device_id, cmd, off, len, saved_at)
+            WHERE NOT EXISTS (SELECT 1 FROM im_entries e WHERE e.appid = x.appid AND e.kind = x.kind AND e.owner = x.owner AND e.key = x.key)),
+          bodies AS (
+            INSERT INTO im_bodies (id, device_id, cmd, body, saved_at)
+            SELECT id, device_id, cmd, substring(${Buffer.concat(items.map((it) => it.body), size)}::bytea from off + 1 for len), saved_at FROM fresh),
+          entries AS (
+            INSERT INTO im_entries (appid, kind, owner, key, body_id) SELECT appid, kind, owner, key, id FROM fresh
+            ON CONFLICT DO NOTHING RETURNING 1)
+          SELECT count(*) AS n FROM entries`;
+        return num(r!.n);
       });
     } catch (err) {
       throw new StoreError('ERR_STORE_WRITE', `importing ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
@@ -260,8 +320,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
  * A batch as the save statement takes it: column arrays, no object per row. Queues in one
  * sorted order (two servers' batches then lock their rows in the same order and cannot
  * deadlock); each message names its queue (1-based) and its place among that queue's
- * messages of the batch; bodies are one blob, a body shared by several messages (a group's
- * members) once.
+ * messages of the batch.
  */
 function batchOf(items: readonly SaveItem[]) {
   const byQueue = new Map<string, number>();
@@ -277,31 +336,17 @@ function batchOf(items: readonly SaveItem[]) {
   const rank = new Array<number>(refs.length);
   order.forEach((r, i) => { rank[r] = i; });
   const counts = new Array<number>(refs.length).fill(0);
-  const queue: number[] = [], ord: number[] = [], devices: number[] = [], cmds: number[] = [], offs: number[] = [], lens: number[] = [];
-  const bodies = new Map<Uint8Array, number>();
-  const parts: Uint8Array[] = [];
-  let size = 0;
+  const queue: number[] = [], ord: number[] = [];
   for (const it of items) {
     const r = rank[byQueue.get(qid(it))!]!;
     queue.push(r + 1);
     ord.push(++counts[r]!);
-    devices.push(it.deviceId);
-    cmds.push(it.cmd);
-    let off = bodies.get(it.body);
-    if (off === undefined) {
-      off = size;
-      bodies.set(it.body, off);
-      parts.push(it.body);
-      size += it.body.length;
-    }
-    offs.push(off);
-    lens.push(it.body.length);
   }
   const sorted = order.map((i) => refs[i]!);
   return {
     appids: sorted.map((q) => q.appid), kinds: sorted.map((q) => q.kind), owners: sorted.map((q) => q.owner),
     counts,
-    queue, ord, devices, cmds, offs, lens, blob: Buffer.concat(parts, size),
+    queue, ord,
   };
 }
 

@@ -1,15 +1,18 @@
 import { DatabaseSync, backup, type StatementSync } from 'node:sqlite';
 import { createPrivate } from './files.ts';
+import { uniqueBodies } from './bodies.ts';
 import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS queues (
   appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL,
   last_key INTEGER NOT NULL, PRIMARY KEY (appid, kind, owner)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS messages (
-  id INTEGER PRIMARY KEY, appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL, key INTEGER NOT NULL,
-  device_id INTEGER NOT NULL, cmd INTEGER NOT NULL, body BLOB NOT NULL, saved_at INTEGER NOT NULL);
-CREATE UNIQUE INDEX IF NOT EXISTS messages_queue ON messages (appid, kind, owner, key);
+CREATE TABLE IF NOT EXISTS bodies (
+  id INTEGER PRIMARY KEY, device_id INTEGER NOT NULL, cmd INTEGER NOT NULL, body BLOB NOT NULL, saved_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+  appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL, key INTEGER NOT NULL, body_id INTEGER NOT NULL,
+  PRIMARY KEY (appid, kind, owner, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entries_body ON entries (body_id);
 CREATE TABLE IF NOT EXISTS acked_keys (
   appid INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, key INTEGER NOT NULL,
   PRIMARY KEY (appid, uid, gid)) WITHOUT ROWID;
@@ -22,15 +25,19 @@ const LAST_KEYS_CACHED = 100_000;
 const EXCLUSIVE_WAIT_MS = 1000;
 /** Rows per INSERT statement: 1.29× the rows/s of one per statement (measured, 100-byte bodies). */
 const ROWS_PER_INSERT = 16;
+const BODY_COLUMNS = 5;
+const ENTRY_COLUMNS = 5;
+const ENTRY = 'SELECT e.key, b.device_id, b.cmd, b.body FROM entries e JOIN bodies b ON b.id = e.body_id';
 const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
 
 /**
  * The embedded engine: one SQLite file in WAL mode, written by the store thread alone.
- * Messages live in a rowid table (appended in save order) with a unique index on the queue
- * key: 3.3× the insert rate of a table keyed by the queue key itself, whose rows (bodies
- * included) would be placed all over the B-tree (measured: 104 k vs 31 k rows/s).
- * Being the only writer, it keeps each queue's last key in memory (read from the file on
- * first use) and hands keys out in save order; a batch is one transaction.
+ * A message is stored once (`bodies`, appended in save order: the large rows never land
+ * all over a B-tree) and each queue that holds it has a small entry keyed by the queue and
+ * key (`entries`): a peer IM is one body and two entries, a normal group's message one body
+ * and an entry per member. Being the only writer, it keeps each queue's last key and the
+ * next body id in memory (read from the file on first use) and hands them out in save
+ * order; a batch is one transaction.
  *
  * Durability: synchronous=NORMAL in WAL mode. A commit survives a crash of the process at
  * once; the operating system writes it to disk at the next checkpoint or within its own
@@ -41,8 +48,13 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   readonly #last = new Map<string, number>();
   readonly #readLast: StatementSync;
   readonly #writeLast: StatementSync;
-  readonly #insert: StatementSync;
-  readonly #insertMany: StatementSync;
+  readonly #insertBody: StatementSync;
+  readonly #insertBodies: StatementSync;
+  readonly #insertEntry: StatementSync;
+  readonly #insertEntries: StatementSync;
+  readonly #maxBody: StatementSync;
+  /** The next body id (exclusive mode): read from the file on first use. */
+  #nextBody: number | undefined;
   readonly #page: StatementSync;
   readonly #newestPage: StatementSync;
   readonly #count: StatementSync;
@@ -50,7 +62,11 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   readonly #acked: StatementSync;
   readonly #ack: StatementSync;
   readonly #oldest: StatementSync;
-  readonly #sweep: StatementSync;
+  readonly #sweepEntries: StatementSync;
+  readonly #sweepBodies: StatementSync;
+
+  /** Messages moved from the layout before bodies were stored once (0: none), at open. */
+  readonly migrated: number;
 
   /** Other processes write the same file (IM_STORE_SHARED): keys are read inside each write transaction. */
   readonly #shared: boolean;
@@ -68,23 +84,31 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA cache_size = -65536');
     db.exec(SCHEMA);
+    this.migrated = migrate(db);
     db.exec('BEGIN IMMEDIATE');
     db.exec('COMMIT');
     this.#readLast = db.prepare('SELECT last_key FROM queues WHERE appid = ? AND kind = ? AND owner = ?');
     this.#writeLast = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
-    const insert = 'INSERT INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES ';
-    this.#insert = db.prepare(`${insert}(?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.#insertMany = db.prepare(insert + Array.from({ length: ROWS_PER_INSERT }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', '));
-    this.#page = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key LIMIT ?');
-    this.#newestPage = db.prepare('SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT ?');
-    this.#nthNewest = db.prepare('SELECT key FROM messages WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT 1 OFFSET ?');
-    this.#count = db.prepare('SELECT count(*) AS n FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND key > ?');
+    const values = (n: number) => `(${Array.from({ length: n }, () => '?').join(', ')})`;
+    const bodies = 'INSERT INTO bodies (id, device_id, cmd, body, saved_at) VALUES ';
+    this.#insertBody = db.prepare(bodies + values(BODY_COLUMNS));
+    this.#insertBodies = db.prepare(bodies + Array.from({ length: ROWS_PER_INSERT }, () => values(BODY_COLUMNS)).join(', '));
+    const entries = 'INSERT INTO entries (appid, kind, owner, key, body_id) VALUES ';
+    this.#insertEntry = db.prepare(entries + values(ENTRY_COLUMNS));
+    this.#insertEntries = db.prepare(entries + Array.from({ length: ROWS_PER_INSERT }, () => values(ENTRY_COLUMNS)).join(', '));
+    this.#maxBody = db.prepare('SELECT coalesce(max(id), 0) AS n FROM bodies');
+    this.#page = db.prepare(`${ENTRY} WHERE e.appid = ? AND e.kind = ? AND e.owner = ? AND e.key > ? ORDER BY e.key LIMIT ?`);
+    this.#newestPage = db.prepare(`${ENTRY} WHERE e.appid = ? AND e.kind = ? AND e.owner = ? AND e.key > ? ORDER BY e.key DESC LIMIT ?`);
+    this.#nthNewest = db.prepare('SELECT key FROM entries WHERE appid = ? AND kind = ? AND owner = ? AND key > ? ORDER BY key DESC LIMIT 1 OFFSET ?');
+    this.#count = db.prepare('SELECT count(*) AS n FROM entries WHERE appid = ? AND kind = 0 AND owner = ? AND key > ?');
     this.#acked = db.prepare('SELECT key FROM acked_keys WHERE appid = ? AND uid = ? AND gid = ?');
     this.#ack = db.prepare('INSERT INTO acked_keys (appid, uid, gid, key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET key = max(key, excluded.key)');
-    // Rows are appended in save order (rowid): the oldest are the first ids, and a sweep
-    // looks only at the next `max` of them, never at the whole table.
-    this.#oldest = db.prepare('SELECT id, saved_at FROM messages ORDER BY id LIMIT 1');
-    this.#sweep = db.prepare('DELETE FROM messages WHERE id >= ? AND id < ? AND saved_at < ?');
+    // Bodies are appended in save order: the oldest are the first ids, and a sweep looks
+    // only at the next `max` of them, never at the whole table; their entries go first.
+    this.#oldest = db.prepare('SELECT id, saved_at FROM bodies ORDER BY id LIMIT 1');
+    const old = 'SELECT id FROM bodies WHERE id >= ? AND id < ? AND saved_at < ?';
+    this.#sweepEntries = db.prepare(`DELETE FROM entries WHERE body_id IN (${old})`);
+    this.#sweepBodies = db.prepare(`DELETE FROM bodies WHERE id IN (${old})`);
   }
 
   async save(items: SaveItem[]): Promise<Saved[]> {
@@ -92,31 +116,45 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     const now = Date.now();
     const touched = new Map<string, [QueueRef, number]>();
     const out: Saved[] = new Array(items.length);
-    // Shared: the write lock from the first statement on, and each queue's last key read
-    // under it, so two servers never hand out the same key.
+    const { bodies, of } = uniqueBodies(items);
+    // Shared: the write lock from the first statement on, and each queue's last key (and
+    // the last body id) read under it, so two servers never hand out the same one.
     db.exec(this.#shared ? 'BEGIN IMMEDIATE' : 'BEGIN');
     try {
+      const first = this.#shared || this.#nextBody === undefined ? num((this.#maxBody.get() as Row).n) + 1 : this.#nextBody;
       const row: (number | Uint8Array)[] = [];
+      for (let j = 0; j < bodies.length; j++) {
+        const b = bodies[j]!;
+        row.push(first + j, b.deviceId, b.cmd, b.body, now);
+        if (row.length === BODY_COLUMNS * ROWS_PER_INSERT) {
+          this.#insertBodies.run(...row);
+          row.length = 0;
+        }
+      }
+      for (let p = 0; p < row.length; p += BODY_COLUMNS) this.#insertBody.run(...row.slice(p, p + BODY_COLUMNS));
+      row.length = 0;
       for (let i = 0; i < items.length; i++) {
         const it = items[i]!;
         const id = qid(it);
         const prev = touched.get(id)?.[1] ?? this.#lastOf(id, it);
         const key = prev + 1;
-        row.push(it.appid, it.kind, it.owner, key, it.deviceId, it.cmd, it.body, now);
-        if (row.length === 8 * ROWS_PER_INSERT) {
-          this.#insertMany.run(...row);
+        row.push(it.appid, it.kind, it.owner, key, first + of[i]!);
+        if (row.length === ENTRY_COLUMNS * ROWS_PER_INSERT) {
+          this.#insertEntries.run(...row);
           row.length = 0;
         }
         touched.set(id, [it, key]);
         out[i] = { key, prev };
       }
-      for (let p = 0; p < row.length; p += 8) this.#insert.run(...row.slice(p, p + 8));
+      for (let p = 0; p < row.length; p += ENTRY_COLUMNS) this.#insertEntry.run(...row.slice(p, p + ENTRY_COLUMNS));
       for (const [q, key] of touched.values()) this.#writeLast.run(q.appid, q.kind, q.owner, key);
       db.exec('COMMIT');
+      this.#nextBody = first + bodies.length;
     } catch (err) {
       try { db.exec('ROLLBACK'); } catch { /* already rolled back */ }
-      // Keys handed out in memory were not committed: read them from the file again.
+      // Keys and ids handed out in memory were not committed: read them from the file again.
       for (const id of touched.keys()) this.#last.delete(id);
+      this.#nextBody = undefined;
       throw new StoreError('ERR_STORE_WRITE', `saving ${items.length} messages failed: ${(err as Error).message}`, { cause: err });
     }
     for (const [id, [, key]] of touched) this.#last.set(id, key);
@@ -142,7 +180,7 @@ export class SqliteStore implements StoreEngine, ImportTarget {
 
   async latest(appid: number, uid: number, cmds: readonly number[], limit: number): Promise<StoredMessage[]> {
     const rows = this.#db.prepare(
-      `SELECT key, device_id, cmd, body FROM messages WHERE appid = ? AND kind = 0 AND owner = ? AND cmd IN (${cmds.map(() => '?').join(',')}) ORDER BY key DESC LIMIT ?`,
+      `${ENTRY} WHERE e.appid = ? AND e.kind = 0 AND e.owner = ? AND b.cmd IN (${cmds.map(() => '?').join(',')}) ORDER BY e.key DESC LIMIT ?`,
     ).all(appid, uid, ...cmds, limit) as Row[];
     return rows.map(toMessage).reverse();
   }
@@ -163,24 +201,37 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   async sweep(beforeMs: number, max: number): Promise<number> {
     const first = this.#oldest.get() as Row | undefined;
     if (first === undefined || num(first.saved_at) >= beforeMs) return 0;
-    return num(this.#sweep.run(num(first.id), num(first.id) + max, beforeMs).changes);
+    const from = num(first.id);
+    let deleted = 0;
+    this.#inTransaction('sweeping old messages', () => {
+      deleted = num(this.#sweepEntries.run(from, from + max, beforeMs).changes);
+      this.#sweepBodies.run(from, from + max, beforeMs);
+    });
+    return deleted;
   }
 
   async importMessages(items: ImportedMessage[]): Promise<number> {
     const db = this.#db;
-    const insert = db.prepare('INSERT OR IGNORE INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const exists = db.prepare('SELECT 1 FROM entries WHERE appid = ? AND kind = ? AND owner = ? AND key = ?');
     const raise = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = max(last_key, excluded.last_key)');
     const newest = new Map<string, [QueueRef, number]>();
     let written = 0;
     this.#inTransaction(`importing ${items.length} messages`, () => {
+      let next = num((this.#maxBody.get() as Row).n) + 1;
       for (const it of items) {
-        written += Number(insert.run(it.appid, it.kind, it.owner, it.key, it.deviceId, it.cmd, it.body, it.savedAt).changes);
+        // A queue entry already there (a second run with --force) is kept as it is.
+        if (exists.get(it.appid, it.kind, it.owner, it.key) === undefined) {
+          this.#insertBody.run(next, it.deviceId, it.cmd, it.body, it.savedAt);
+          this.#insertEntry.run(it.appid, it.kind, it.owner, it.key, next++);
+          written++;
+        }
         const id = qid(it);
         if ((newest.get(id)?.[1] ?? 0) < it.key) newest.set(id, [it, it.key]);
       }
       for (const [q, key] of newest.values()) raise.run(q.appid, q.kind, q.owner, key);
     });
     for (const id of newest.keys()) this.#last.delete(id);
+    this.#nextBody = undefined;
     return written;
   }
 
@@ -235,4 +286,25 @@ export class SqliteStore implements StoreEngine, ImportTarget {
 
 function toMessage(r: Row): StoredMessage {
   return { key: num(r.key), deviceId: num(r.device_id), cmd: num(r.cmd), body: r.body as Uint8Array };
+}
+
+/**
+ * A store written before bodies were kept once (one `messages` row per queue entry, body
+ * included) becomes bodies and entries, each old row one body, in one transaction; ids,
+ * keys and save times are kept. Returns the messages moved (0: nothing to migrate).
+ */
+function migrate(db: DatabaseSync): number {
+  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get() === undefined) return 0;
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const n = num((db.prepare('SELECT count(*) AS n FROM messages').get() as Row).n);
+    db.exec('INSERT INTO bodies (id, device_id, cmd, body, saved_at) SELECT id, device_id, cmd, body, saved_at FROM messages ORDER BY id');
+    db.exec('INSERT INTO entries (appid, kind, owner, key, body_id) SELECT appid, kind, owner, key, id FROM messages');
+    db.exec('DROP TABLE messages');
+    db.exec('COMMIT');
+    return n;
+  } catch (err) {
+    try { db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+    throw new StoreError('ERR_STORE_MIGRATE', `moving the store's messages to bodies and entries failed (nothing was changed): ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -97,7 +97,7 @@ export async function startPostgres(o: { durable?: boolean } = {}): Promise<Post
     async reset() {
       const sql = postgres(url, { max: 1, onnotice: () => {} });
       try {
-        await sql`DROP TABLE IF EXISTS im_messages, im_queues, im_acked_keys`;
+        await sql`DROP TABLE IF EXISTS im_messages, im_entries, im_bodies, im_queues, im_acked_keys`;
       } finally {
         await sql.end({ timeout: 1 });
       }

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../src/store/sqlite.ts';
@@ -83,6 +84,65 @@ test('retention: a sweep deletes only what is older, at most `max` rows, oldest 
   assert.is(await s.sweep(Date.now() + 1, 100), 0);
   assert.equal(await s.save([item(0, 'after')]), [{ key: 11, prev: 10 }], 'keys keep growing after a sweep');
   await s.close();
+});
+
+/** Bytes the file takes with its WAL folded in. */
+function bytesOf(f: string): number {
+  const db = new DatabaseSync(f);
+  db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  db.close();
+  return statSync(f).size;
+}
+
+test('a normal group\'s message is one body and a small entry per member; a sweep takes the body with its entries', async () => {
+  const f = file();
+  const s = new SqliteStore(f);
+  await s.save([item(1, 'warm-up')]);
+  await s.close();
+  const before = bytesOf(f);
+  const s2 = new SqliteStore(f);
+  const body = Buffer.alloc(32 * 1024, 0x5a);
+  const members = 5000;
+  const saved = await s2.save(Array.from({ length: members }, (_, uid) => ({ appid: 1, kind: QueueKind.USER, owner: 10_000 + uid, deviceId: 3, cmd: 8, body })));
+  assert.equal(saved[members - 1], { key: 1, prev: 0 });
+  const page = await s2.page({ appid: 1, kind: QueueKind.USER, owner: 10_000 + 4321 }, 0, 10);
+  assert.equal(page.messages.map((m) => [m.key, m.deviceId, m.cmd, Buffer.from(m.body).equals(body)]), [[1, 3, 8, true]]);
+  await s2.close();
+  const grown = bytesOf(f) - before;
+  if (process.env.TEST_VERBOSE === '1') console.log(`grew ${grown} bytes: ${((grown - body.length) / members).toFixed(1)} a member`);
+  assert.ok(grown <= body.length + 64 * members, `the file grew ${grown} bytes: more than the body and 64 bytes a member`);
+  const s3 = new SqliteStore(f);
+  assert.is(await s3.sweep(Date.now() + 1, 100), members + 1, 'every entry of the old messages');
+  await s3.close();
+  const db = new DatabaseSync(f);
+  assert.equal({ ...db.prepare('SELECT (SELECT count(*) FROM bodies) AS b, (SELECT count(*) FROM entries) AS e').get() }, { b: 0, e: 0 }, 'no body is left without an entry, none the other way');
+  db.close();
+});
+
+test('a store in the layout before bodies were kept once is migrated on open: every message, key, device and save time kept', async () => {
+  const f = file();
+  const old = new DatabaseSync(f);
+  old.exec(`
+    CREATE TABLE queues (appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL, last_key INTEGER NOT NULL, PRIMARY KEY (appid, kind, owner)) WITHOUT ROWID;
+    CREATE TABLE messages (id INTEGER PRIMARY KEY, appid INTEGER NOT NULL, kind INTEGER NOT NULL, owner INTEGER NOT NULL, key INTEGER NOT NULL,
+      device_id INTEGER NOT NULL, cmd INTEGER NOT NULL, body BLOB NOT NULL, saved_at INTEGER NOT NULL);
+    CREATE UNIQUE INDEX messages_queue ON messages (appid, kind, owner, key);
+    CREATE TABLE acked_keys (appid INTEGER NOT NULL, uid INTEGER NOT NULL, gid INTEGER NOT NULL, key INTEGER NOT NULL, PRIMARY KEY (appid, uid, gid)) WITHOUT ROWID;`);
+  const insert = old.prepare('INSERT INTO messages (appid, kind, owner, key, device_id, cmd, body, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+  for (let k = 1; k <= 40; k++) insert.run(1, k % 4 === 0 ? QueueKind.GROUP : QueueKind.USER, 7, k * 3, k, 4, Buffer.from(`old ${k}`), 1_000 + k);
+  old.exec('INSERT INTO queues VALUES (1, 0, 7, 117), (1, 1, 7, 120)');
+  old.close();
+  const s = new SqliteStore(f);
+  assert.is(s.migrated, 40);
+  const users = await s.page({ appid: 1, kind: QueueKind.USER, owner: 7 }, 0, 100);
+  const want = Array.from({ length: 40 }, (_, i) => i + 1).filter((k) => k % 4 !== 0);
+  assert.equal(users.messages.map((m) => [m.key, m.deviceId, text(m.body)]), want.map((k) => [k * 3, k, `old ${k}`]));
+  assert.equal(await s.save([item(7, 'new')]), [{ key: 118, prev: 117 }], 'new messages follow the migrated ones');
+  assert.is(await s.sweep(1_000 + 11, 100), 10, 'save times kept: the ten oldest go');
+  await s.close();
+  const again = new SqliteStore(f);
+  assert.is(again.migrated, 0, 'once');
+  await again.close();
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
