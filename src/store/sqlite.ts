@@ -25,8 +25,6 @@ const LAST_KEYS_CACHED = 100_000;
 const EXCLUSIVE_WAIT_MS = 1000;
 /** Rows per INSERT statement: 1.29× the rows/s of one per statement (measured, 100-byte bodies). */
 const ROWS_PER_INSERT = 16;
-const BODY_COLUMNS = 5;
-const ENTRY_COLUMNS = 5;
 const ENTRY = 'SELECT e.key, b.device_id, b.cmd, b.body FROM entries e JOIN bodies b ON b.id = e.body_id';
 const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
 
@@ -47,11 +45,9 @@ export class SqliteStore implements StoreEngine, ImportTarget {
   readonly #db: DatabaseSync;
   readonly #last = new Map<string, number>();
   readonly #readLast: StatementSync;
-  readonly #writeLast: StatementSync;
-  readonly #insertBody: StatementSync;
-  readonly #insertBodies: StatementSync;
-  readonly #insertEntry: StatementSync;
-  readonly #insertEntries: StatementSync;
+  readonly #lastKeys: Rows;
+  readonly #bodies: Rows;
+  readonly #entries: Rows;
   readonly #maxBody: StatementSync;
   /** The next body id (exclusive mode): read from the file on first use. */
   #nextBody: number | undefined;
@@ -88,14 +84,9 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     db.exec('BEGIN IMMEDIATE');
     db.exec('COMMIT');
     this.#readLast = db.prepare('SELECT last_key FROM queues WHERE appid = ? AND kind = ? AND owner = ?');
-    this.#writeLast = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
-    const values = (n: number) => `(${Array.from({ length: n }, () => '?').join(', ')})`;
-    const bodies = 'INSERT INTO bodies (id, device_id, cmd, body, saved_at) VALUES ';
-    this.#insertBody = db.prepare(bodies + values(BODY_COLUMNS));
-    this.#insertBodies = db.prepare(bodies + Array.from({ length: ROWS_PER_INSERT }, () => values(BODY_COLUMNS)).join(', '));
-    const entries = 'INSERT INTO entries (appid, kind, owner, key, body_id) VALUES ';
-    this.#insertEntry = db.prepare(entries + values(ENTRY_COLUMNS));
-    this.#insertEntries = db.prepare(entries + Array.from({ length: ROWS_PER_INSERT }, () => values(ENTRY_COLUMNS)).join(', '));
+    this.#lastKeys = new Rows(db, 'INSERT INTO queues (appid, kind, owner, last_key) VALUES', 4, 'ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
+    this.#bodies = new Rows(db, 'INSERT INTO bodies (id, device_id, cmd, body, saved_at) VALUES', 5);
+    this.#entries = new Rows(db, 'INSERT INTO entries (appid, kind, owner, key, body_id) VALUES', 5);
     this.#maxBody = db.prepare('SELECT coalesce(max(id), 0) AS n FROM bodies');
     this.#page = db.prepare(`${ENTRY} WHERE e.appid = ? AND e.kind = ? AND e.owner = ? AND e.key > ? ORDER BY e.key LIMIT ?`);
     this.#newestPage = db.prepare(`${ENTRY} WHERE e.appid = ? AND e.kind = ? AND e.owner = ? AND e.key > ? ORDER BY e.key DESC LIMIT ?`);
@@ -122,36 +113,28 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     db.exec(this.#shared ? 'BEGIN IMMEDIATE' : 'BEGIN');
     try {
       const first = this.#shared || this.#nextBody === undefined ? num((this.#maxBody.get() as Row).n) + 1 : this.#nextBody;
-      const row: (number | Uint8Array)[] = [];
       for (let j = 0; j < bodies.length; j++) {
         const b = bodies[j]!;
-        row.push(first + j, b.deviceId, b.cmd, b.body, now);
-        if (row.length === BODY_COLUMNS * ROWS_PER_INSERT) {
-          this.#insertBodies.run(...row);
-          row.length = 0;
-        }
+        this.#bodies.add(first + j, b.deviceId, b.cmd, b.body, now);
       }
-      for (let p = 0; p < row.length; p += BODY_COLUMNS) this.#insertBody.run(...row.slice(p, p + BODY_COLUMNS));
-      row.length = 0;
+      this.#bodies.end();
       for (let i = 0; i < items.length; i++) {
         const it = items[i]!;
         const id = qid(it);
         const prev = touched.get(id)?.[1] ?? this.#lastOf(id, it);
         const key = prev + 1;
-        row.push(it.appid, it.kind, it.owner, key, first + of[i]!);
-        if (row.length === ENTRY_COLUMNS * ROWS_PER_INSERT) {
-          this.#insertEntries.run(...row);
-          row.length = 0;
-        }
+        this.#entries.add(it.appid, it.kind, it.owner, key, first + of[i]!);
         touched.set(id, [it, key]);
         out[i] = { key, prev };
       }
-      for (let p = 0; p < row.length; p += ENTRY_COLUMNS) this.#insertEntry.run(...row.slice(p, p + ENTRY_COLUMNS));
-      for (const [q, key] of touched.values()) this.#writeLast.run(q.appid, q.kind, q.owner, key);
+      this.#entries.end();
+      for (const [q, key] of touched.values()) this.#lastKeys.add(q.appid, q.kind, q.owner, key);
+      this.#lastKeys.end();
       db.exec('COMMIT');
       this.#nextBody = first + bodies.length;
     } catch (err) {
       try { db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      this.#clearRows();
       // Keys and ids handed out in memory were not committed: read them from the file again.
       for (const id of touched.keys()) this.#last.delete(id);
       this.#nextBody = undefined;
@@ -221,13 +204,15 @@ export class SqliteStore implements StoreEngine, ImportTarget {
       for (const it of items) {
         // A queue entry already there (a second run with --force) is kept as it is.
         if (exists.get(it.appid, it.kind, it.owner, it.key) === undefined) {
-          this.#insertBody.run(next, it.deviceId, it.cmd, it.body, it.savedAt);
-          this.#insertEntry.run(it.appid, it.kind, it.owner, it.key, next++);
+          this.#bodies.add(next, it.deviceId, it.cmd, it.body, it.savedAt);
+          this.#entries.add(it.appid, it.kind, it.owner, it.key, next++);
           written++;
         }
         const id = qid(it);
         if ((newest.get(id)?.[1] ?? 0) < it.key) newest.set(id, [it, it.key]);
       }
+      this.#bodies.end();
+      this.#entries.end();
       for (const [q, key] of newest.values()) raise.run(q.appid, q.kind, q.owner, key);
     });
     for (const id of newest.keys()) this.#last.delete(id);
@@ -252,6 +237,7 @@ export class SqliteStore implements StoreEngine, ImportTarget {
       this.#db.exec('COMMIT');
     } catch (err) {
       try { this.#db.exec('ROLLBACK'); } catch { /* already rolled back */ }
+      this.#clearRows();
       throw new StoreError('ERR_STORE_WRITE', `${what} failed: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -271,6 +257,10 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     this.#db.close();
   }
 
+  #clearRows(): void {
+    for (const r of [this.#bodies, this.#entries, this.#lastKeys]) r.clear();
+  }
+
   #lastOf(id: string, q: QueueRef): number {
     let last = this.#shared ? undefined : this.#last.get(id);
     if (last === undefined) {
@@ -286,6 +276,46 @@ export class SqliteStore implements StoreEngine, ImportTarget {
 
 function toMessage(r: Row): StoredMessage {
   return { key: num(r.key), deviceId: num(r.device_id), cmd: num(r.cmd), body: r.body as Uint8Array };
+}
+
+type Value = number | Uint8Array;
+
+/**
+ * Rows for one table, written ROWS_PER_INSERT to a statement (what is left one by one at
+ * end()): a statement's run costs more than the rows it carries.
+ */
+class Rows {
+  readonly #one: StatementSync;
+  readonly #many: StatementSync;
+  readonly #columns: number;
+  readonly #row: Value[] = [];
+
+  constructor(db: DatabaseSync, insert: string, columns: number, onConflict = '') {
+    const values = `(${Array.from({ length: columns }, () => '?').join(', ')})`;
+    this.#one = db.prepare(`${insert} ${values} ${onConflict}`);
+    this.#many = db.prepare(`${insert} ${Array.from({ length: ROWS_PER_INSERT }, () => values).join(', ')} ${onConflict}`);
+    this.#columns = columns;
+  }
+
+  add(...values: Value[]): void {
+    const row = this.#row;
+    for (const v of values) row.push(v);
+    if (row.length === this.#columns * ROWS_PER_INSERT) {
+      this.#many.run(...row);
+      row.length = 0;
+    }
+  }
+
+  end(): void {
+    const row = this.#row;
+    for (let p = 0; p < row.length; p += this.#columns) this.#one.run(...row.slice(p, p + this.#columns));
+    row.length = 0;
+  }
+
+  /** A failed transaction: what was waiting goes with it. */
+  clear(): void {
+    this.#row.length = 0;
+  }
 }
 
 /**
