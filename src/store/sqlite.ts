@@ -195,7 +195,7 @@ export class SqliteStore implements StoreEngine, ImportTarget {
 
   async importMessages(items: ImportedMessage[]): Promise<number> {
     const db = this.#db;
-    const exists = db.prepare('SELECT 1 FROM entries WHERE appid = ? AND kind = ? AND owner = ? AND key = ?');
+    const entry = db.prepare('INSERT OR IGNORE INTO entries (appid, kind, owner, key, body_id) VALUES (?, ?, ?, ?, ?)');
     const raise = db.prepare('INSERT INTO queues (appid, kind, owner, last_key) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET last_key = max(last_key, excluded.last_key)');
     const newest = new Map<string, [QueueRef, number]>();
     let written = 0;
@@ -203,16 +203,14 @@ export class SqliteStore implements StoreEngine, ImportTarget {
       let next = num((this.#maxBody.get() as Row).n) + 1;
       for (const it of items) {
         // A queue entry already there (a second run with --force) is kept as it is.
-        if (exists.get(it.appid, it.kind, it.owner, it.key) === undefined) {
-          this.#bodies.add(next, it.deviceId, it.cmd, it.body, it.savedAt);
-          this.#entries.add(it.appid, it.kind, it.owner, it.key, next++);
+        if (entry.run(it.appid, it.kind, it.owner, it.key, next).changes === 1) {
+          this.#bodies.add(next++, it.deviceId, it.cmd, it.body, it.savedAt);
           written++;
         }
         const id = qid(it);
         if ((newest.get(id)?.[1] ?? 0) < it.key) newest.set(id, [it, it.key]);
       }
       this.#bodies.end();
-      this.#entries.end();
       for (const [q, key] of newest.values()) raise.run(q.appid, q.kind, q.owner, key);
     });
     for (const id of newest.keys()) this.#last.delete(id);
