@@ -5,7 +5,7 @@ import type { Connection } from './connection.ts';
 import { GroupSend, mayPost, type ShardGroups } from './groups.ts';
 import { Kinds } from './kinds.ts';
 import { login, type LoginContext } from './login.ts';
-import { ackFrame, type MessagePath } from './message-path.ts';
+import type { MessagePath } from './message-path.ts';
 import { PONG, ack } from './replies.ts';
 import type { Routing } from './routing.ts';
 import type { Sync } from './sync.ts';
@@ -133,7 +133,7 @@ function groupMessage(x: DispatchContext, c: Connection, f: Frame): void {
   x.groups.withGroup(c.appid, m.receiver, c.later(Cmd.GROUP_IM, (g) => {
     if (c.dead) return;
     const r = mayPost(g, m.sender);
-    if (r !== GroupSend.OK) return c.send(ackFrame(f.seq, c.version, r === GroupSend.MUTED ? 0 : r, 0, undefined));
+    if (r !== GroupSend.OK) return c.send(ack(f.seq, c.version, r === GroupSend.MUTED ? 0 : r));
     x.stats.messagesIn++;
     x.path.send({ kind: Kinds.GROUP_IM, appid: c.appid, sender: c.uid, deviceNo: c.deviceNo, body, flag: f.flag, to: { group: g! }, from: c, seq: f.seq });
   }));

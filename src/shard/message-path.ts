@@ -42,6 +42,8 @@ export interface Outgoing {
 export type Save = ((items: SaveItem[]) => Promise<Saved[]>) | null;
 
 const DONE: Promise<void> = Promise.resolve();
+/** What a queue entry weighs while its save is under way (its object, its share of the request). */
+const ENTRY_BYTES = 64;
 
 /**
  * The one path of every stored message, whoever sent it (a client, the HTTP API) and
@@ -77,8 +79,9 @@ export class MessagePath {
     const c = m.from;
     const saved = save(items);
     if (c !== null) {
-      // What one client may have waiting for the store (Connection.saving): a copy a queue.
-      const bytes = m.body.length * items.length;
+      // What one client may have waiting for the store (Connection.saving): the body, held
+      // once, and a small entry a queue.
+      const bytes = m.body.length + ENTRY_BYTES * items.length;
       c.saving(bytes);
       const settled = () => c.saved(bytes);
       saved.then(settled, settled);
