@@ -80,9 +80,8 @@ export class SqliteStore implements StoreEngine, ImportTarget {
     db.exec('PRAGMA synchronous = NORMAL');
     db.exec('PRAGMA cache_size = -65536');
     db.exec(SCHEMA);
+    // Its write transaction also takes the file's lock (held from then on when exclusive).
     this.migrated = migrate(db);
-    db.exec('BEGIN IMMEDIATE');
-    db.exec('COMMIT');
     this.#readLast = db.prepare('SELECT last_key FROM queues WHERE appid = ? AND kind = ? AND owner = ?');
     this.#lastKeys = new Rows(db, 'INSERT INTO queues (appid, kind, owner, last_key) VALUES', 4, 'ON CONFLICT DO UPDATE SET last_key = excluded.last_key');
     this.#bodies = new Rows(db, 'INSERT INTO bodies (id, device_id, cmd, body, saved_at) VALUES', 5);
@@ -322,9 +321,13 @@ class Rows {
  * keys and save times are kept. Returns the messages moved (0: nothing to migrate).
  */
 function migrate(db: DatabaseSync): number {
-  if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get() === undefined) return 0;
+  // Looked for under the write lock: servers sharing the file (IM_STORE_SHARED) may start together.
   db.exec('BEGIN IMMEDIATE');
   try {
+    if (db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'messages'").get() === undefined) {
+      db.exec('COMMIT');
+      return 0;
+    }
     const n = num((db.prepare('SELECT count(*) AS n FROM messages').get() as Row).n);
     db.exec('INSERT INTO bodies (id, device_id, cmd, body, saved_at) SELECT id, device_id, cmd, body, saved_at FROM messages ORDER BY id');
     db.exec('INSERT INTO entries (appid, kind, owner, key, body_id) SELECT appid, kind, owner, key, id FROM messages');

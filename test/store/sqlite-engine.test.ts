@@ -143,6 +143,12 @@ test('a store in the layout before bodies were kept once is migrated on open: ev
   const again = new SqliteStore(f);
   assert.is(again.migrated, 0, 'once');
   await again.close();
+  // Servers sharing the file: whichever opens it second finds it moved already.
+  const [one, two] = [new SqliteStore(f, { shared: true }), new SqliteStore(f, { shared: true })];
+  assert.equal([one.migrated, two.migrated], [0, 0]);
+  assert.is((await two.page({ appid: 1, kind: QueueKind.USER, owner: 7 }, 117, 10)).messages.length, 1);
+  await one.close();
+  await two.close();
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
