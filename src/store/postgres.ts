@@ -56,9 +56,11 @@ export class PostgresStore implements StoreEngine, ImportTarget {
   readonly #sql: postgres.Sql;
   /** Each lane's last transaction: the next of that lane starts once it has settled. */
   readonly #lanes: Promise<unknown>[];
+  readonly #log: Logger | undefined;
 
-  private constructor(sql: postgres.Sql, lanes: number) {
+  private constructor(sql: postgres.Sql, lanes: number, log: Logger | undefined) {
     this.#sql = sql;
+    this.#log = log;
     this.#lanes = Array.from({ length: lanes }, () => Promise.resolve());
   }
 
@@ -67,10 +69,10 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     if (!driverGuarded()) log?.warn('the PostgreSQL driver lacks the write guard of scripts/patch-postgres.ts: a lost connection can stop this thread; run npm install');
     // A connection per lane, and two for reads and sweeps.
     const sql = postgres(url, { max: lanes + 2, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
-    const s = new PostgresStore(sql, lanes);
+    const s = new PostgresStore(sql, lanes, log);
     if (lanes <= 1) s.saveInLanes = undefined;
     try {
-      await s.#createTables(log);
+      await s.#createTables();
     } catch (err) {
       // Not reachable yet: the tables are made on first use once it is (see #ready).
       s.#schemaPending = err;
@@ -89,7 +91,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
   /** Messages moved from the layout before bodies were kept once (0: none), when the tables were made. */
   migrated = 0;
 
-  async #createTables(log?: Logger): Promise<void> {
+  async #createTables(): Promise<void> {
     await this.#sql.begin(async (tx) => {
       // One server creates the tables (and migrates); others starting at the same moment wait for it.
       await tx`SELECT pg_advisory_xact_lock(7291)`;
@@ -99,7 +101,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
       const [n] = await tx<Row[]>`SELECT count(*) AS n FROM im_messages`;
       for (const step of MIGRATE) await tx.unsafe(step);
       this.migrated = num(n!.n);
-      log?.info({ messages: this.migrated }, 'store migrated: each message\'s body is now kept once');
+      this.#log?.info({ messages: this.migrated }, 'store migrated: each message\'s body is now kept once');
     });
   }
 
