@@ -73,7 +73,7 @@ export class PoolQueries {
     const [s, c, st] = await Promise.all([
       Promise.all(shards.map((h) => (h.dead ? Promise.resolve(false) : answered(h.control.ping())))),
       channel === undefined ? 'standalone' as const : answered(channel.control.ping()),
-      store === undefined ? 'off' as const : answered(store.control.ping()),
+      store === undefined ? 'off' as const : this.storeUp(ms),
     ]);
     return { shards: s, channel: c, store: st };
   }

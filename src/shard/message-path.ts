@@ -71,9 +71,9 @@ export class MessagePath {
    */
   send(m: Outgoing): Promise<void> {
     const save = this.#save;
-    const items = queueEntries(m, save !== null);
+    const { items, own } = queueEntries(m, save !== null);
     if (save === null) {
-      this.#deliver(m, items, null);
+      this.#deliver(m, items, own, null);
       return DONE;
     }
     const c = m.from;
@@ -86,11 +86,11 @@ export class MessagePath {
       const settled = () => c.saved(bytes);
       saved.then(settled, settled);
     }
-    const deliver = (s: Saved[]) => this.#deliver(m, items, s);
+    const deliver = (s: Saved[]) => this.#deliver(m, items, own, s);
     return saved.then(c === null ? deliver : c.later(m.kind.cmd, deliver), (err: unknown) => this.#failed(m, err));
   }
 
-  #deliver(m: Outgoing, items: readonly SaveItem[], saved: readonly Saved[] | null): void {
+  #deliver(m: Outgoing, items: readonly SaveItem[], own: number, saved: readonly Saved[] | null): void {
     const { kind, to } = m;
     const c = m.from;
     const r = this.#routing;
@@ -99,12 +99,13 @@ export class MessagePath {
       // A super group's one queue, or any group with the store off: resolved by every shard and server.
       const g = (to as { group: Group }).group;
       const s = saved?.[0];
-      const f = this.#unit(m, items[0]!, s, superGroup);
+      const f = this.#unit(m, items[0]!, s, superGroup, false);
       r.toGroup(g, f, m.sender, { exclude: c, push: kind.push ? (kind.tell === Tell.MESSAGE ? f : this.#plain(m, superGroup)) : undefined });
     } else if ('user' in to) {
       for (let i = 0; i < items.length; i++) {
         const it = items[i]!;
-        const f = this.#unit(m, it, saved?.[i], false);
+        // The second entry is the sender's own copy (SELF on its other devices).
+        const f = this.#unit(m, it, saved?.[i], false, i === 1);
         const push = i === 0 && kind.push ? (kind.tell === Tell.MESSAGE || saved === null ? f : this.#plain(m, false)) : undefined;
         r.toUser(it.appid, it.owner, f, { exclude: c, push });
       }
@@ -116,9 +117,9 @@ export class MessagePath {
         r.toEach(appid, uids, uids.map(() => f), c);
       } else if (kind.tell === Tell.MESSAGE) {
         // One hand-over for all: the same body, each member's own key.
-        r.toEach(appid, uids, items.map((it, i) => this.#unit(m, it, saved[i], false)), c);
+        r.toEach(appid, uids, items.map((it, i) => this.#unit(m, it, saved[i], false, false)), c);
       } else {
-        for (let i = 0; i < items.length; i++) r.toUser(appid, uids[i]!, this.#unit(m, items[i]!, saved[i], false), { exclude: c });
+        for (let i = 0; i < items.length; i++) r.toUser(appid, uids[i]!, this.#unit(m, items[i]!, saved[i], false, false), { exclude: c });
       }
       if (kind.push) {
         if ('group' in to) r.pushOffline(to.group, m.sender, this.#plain(m, false));
@@ -126,7 +127,6 @@ export class MessagePath {
       }
     }
     if (c === null) return;
-    const own = ownEntry(m, items);
     c.send(ackFrame(m.seq, c.version, 0, superGroup && kind.markSuper ? Flag.SUPER_GROUP : 0, own < 0 ? undefined : saved?.[own]));
   }
 
@@ -136,14 +136,13 @@ export class MessagePath {
    * writes the three as one unit, see OutFrame.meta); for kinds the receivers sync, the
    * notification alone; with the store off (no entry), the message alone.
    */
-  #unit(m: Outgoing, it: SaveItem, s: Saved | undefined, superGroup: boolean): OutFrame {
+  #unit(m: Outgoing, it: SaveItem, s: Saved | undefined, superGroup: boolean, self: boolean): OutFrame {
     const gid = it.kind === QueueKind.GROUP ? it.owner : 0;
     if (s !== undefined && m.kind.tell === Tell.NOTIFY) {
       return gid !== 0
         ? outFrame(Cmd.SYNC_GROUP_NOTIFY, 0, encodeBody(codecs.SYNC_GROUP_NOTIFY, { group_id: gid, sync_key: s.key }, 2))
         : outFrame(Cmd.SYNC_NOTIFY, 0, encodeBody(codecs.SYNC_NOTIFY, { sync_key: s.key }, 2));
     }
-    const self = m.kind.senderCopy && it.owner === m.sender && it.appid === m.appid && it.kind === QueueKind.USER && !isReceiver(m, it);
     const flag = m.flag | Flag.PUSH | (self ? Flag.SELF : 0) | (superGroup && m.kind.markSuper ? Flag.SUPER_GROUP : 0);
     return outFrame(m.kind.cmd, flag, m.body, s && { key: s.key, prev: s.prev, notify: true, gid });
   }
@@ -161,35 +160,29 @@ export class MessagePath {
   }
 }
 
-/** The queue entries a message makes, in the order they are saved (the receiver's first). */
-function queueEntries(m: Outgoing, stored: boolean): SaveItem[] {
+/**
+ * The queue entries a message makes, in the order they are saved (the receiver's first),
+ * and which one the sender's ACK names (-1: none): its own copy, or the one queue it shares.
+ */
+function queueEntries(m: Outgoing, stored: boolean): { items: SaveItem[]; own: number } {
   const to = m.to;
   const entry = (appid: number, kind: QueueKind, owner: number): SaveItem => ({ appid, kind, owner, deviceId: m.deviceNo, cmd: m.kind.cmd, body: m.body });
   if ('user' in to) {
     const items = [entry(to.appid, QueueKind.USER, to.user)];
-    if (m.kind.senderCopy && !(to.appid === m.appid && to.user === m.sender)) items.push(entry(m.appid, QueueKind.USER, m.sender));
-    return items;
+    const toSelf = to.appid === m.appid && to.user === m.sender;
+    if (m.kind.senderCopy && !toSelf) items.push(entry(m.appid, QueueKind.USER, m.sender));
+    return { items, own: items.length === 2 ? 1 : toSelf ? 0 : -1 };
   }
-  if ('users' in to) return to.users.map((uid) => entry(m.appid, QueueKind.USER, uid));
+  if ('users' in to) return { items: to.users.map((uid) => entry(m.appid, QueueKind.USER, uid)), own: to.users.indexOf(m.sender) };
   const g = to.group;
   // Stored once for all (a super group), or not at all: every shard and server resolves the members.
-  if (g.super || !stored) return [entry(g.appid, QueueKind.GROUP, g.id)];
-  return Array.from(g.members.keys(), (uid) => entry(g.appid, QueueKind.USER, uid));
-}
-
-function isReceiver(m: Outgoing, it: SaveItem): boolean {
-  return 'user' in m.to && it.appid === m.to.appid && it.owner === m.to.user;
-}
-
-/** The entry whose key the sender's ACK carries: its own copy, or the one queue it shares. */
-function ownEntry(m: Outgoing, items: readonly SaveItem[]): number {
-  if (items.length === 1 && (items[0]!.kind === QueueKind.GROUP || isReceiver(m, items[0]!))) return 0;
-  for (let i = 0; i < items.length; i++) if (items[i]!.owner === m.sender && items[i]!.appid === m.appid) return i;
-  return -1;
+  if (g.super || !stored) return { items: [entry(g.appid, QueueKind.GROUP, g.id)], own: 0 };
+  const members = [...g.members.keys()];
+  return { items: members.map((uid) => entry(g.appid, QueueKind.USER, uid)), own: members.indexOf(m.sender) };
 }
 
 /** The sender's ACK, preceded by METADATA of its own copy when the message was stored. */
-export function ackFrame(seq: number, version: number, status: number, flag: number, own: Saved | undefined): OutFrame {
+function ackFrame(seq: number, version: number, status: number, flag: number, own: Saved | undefined): OutFrame {
   const a = ack(seq, version, status, flag);
   if (own !== undefined) a.meta = { key: own.key, prev: own.prev, notify: false, gid: 0 };
   return a;

@@ -109,13 +109,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     if (items.length === 0) return [];
     const b = batchOf(items);
     const u = uniqueBodies(items);
-    const parts = u.bodies.map((x) => x.body);
-    const offs: number[] = [];
-    let size = 0;
-    for (const p of parts) {
-      offs.push(size);
-      size += p.length;
-    }
+    const blob = blobOf(u.bodies.map((x) => x.body));
     try {
       await this.#ready();
       // One statement, so one transaction and one round trip, prepared once: the queues'
@@ -132,10 +126,10 @@ export class PostgresStore implements StoreEngine, ImportTarget {
         keyed AS (SELECT i.qi, i.appid, i.kind, i.owner, q.last_key - i.n AS base FROM input i JOIN q USING (appid, kind, owner)),
         bodies AS (
           SELECT nextval('im_body_ids') AS id, x.* FROM unnest(${u.bodies.map((x) => x.deviceId)}::bigint[], ${u.bodies.map((x) => x.cmd)}::smallint[],
-            ${offs}::int[], ${parts.map((p) => p.length)}::int[]) WITH ORDINALITY AS x(device_id, cmd, off, len, bi)),
+            ${blob.offs}::int[], ${blob.lens}::int[]) WITH ORDINALITY AS x(device_id, cmd, off, len, bi)),
         written AS (
           INSERT INTO im_bodies (id, device_id, cmd, body, saved_at)
-          SELECT id, device_id, cmd, substring(${Buffer.concat(parts, size)}::bytea from off + 1 for len), ${Date.now()}::bigint FROM bodies),
+          SELECT id, device_id, cmd, substring(${blob.bytes}::bytea from off + 1 for len), ${Date.now()}::bigint FROM bodies),
         m AS (
           INSERT INTO im_entries (appid, kind, owner, key, body_id)
           SELECT k.appid, k.kind, k.owner, k.base + e.ord, bodies.id
@@ -244,12 +238,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
       else if (q.last_key < it.key) q.last_key = it.key;
     }
     const queues = [...newest.values()].sort((a, b) => a.appid - b.appid || a.kind - b.kind || a.owner - b.owner);
-    const offs: number[] = [];
-    let size = 0;
-    for (const it of items) {
-      offs.push(size);
-      size += it.body.length;
-    }
+    const blob = blobOf(items.map((it) => it.body));
     const col = <T>(f: (it: ImportedMessage) => T) => items.map(f);
     await this.#ready();
     try {
@@ -262,11 +251,11 @@ export class PostgresStore implements StoreEngine, ImportTarget {
           WITH fresh AS (
             SELECT nextval('im_body_ids') AS id, x.* FROM unnest(${col((it) => it.appid)}::bigint[], ${col((it) => it.kind)}::smallint[],
               ${col((it) => it.owner)}::bigint[], ${col((it) => it.key)}::bigint[], ${col((it) => it.deviceId)}::bigint[], ${col((it) => it.cmd)}::smallint[],
-              ${offs}::int[], ${col((it) => it.body.length)}::int[], ${col((it) => it.savedAt)}::bigint[]) AS x(appid, kind, owner, key, device_id, cmd, off, len, saved_at)
+              ${blob.offs}::int[], ${blob.lens}::int[], ${col((it) => it.savedAt)}::bigint[]) AS x(appid, kind, owner, key, device_id, cmd, off, len, saved_at)
             WHERE NOT EXISTS (SELECT 1 FROM im_entries e WHERE e.appid = x.appid AND e.kind = x.kind AND e.owner = x.owner AND e.key = x.key)),
           bodies AS (
             INSERT INTO im_bodies (id, device_id, cmd, body, saved_at)
-            SELECT id, device_id, cmd, substring(${Buffer.concat(items.map((it) => it.body), size)}::bytea from off + 1 for len), saved_at FROM fresh),
+            SELECT id, device_id, cmd, substring(${blob.bytes}::bytea from off + 1 for len), saved_at FROM fresh),
           entries AS (
             INSERT INTO im_entries (appid, kind, owner, key, body_id) SELECT appid, kind, owner, key, id FROM fresh
             ON CONFLICT DO NOTHING RETURNING 1)
@@ -350,6 +339,19 @@ function batchOf(items: readonly SaveItem[]) {
     counts,
     queue, ord,
   };
+}
+
+/** Bodies as one bytea parameter, each found by its offset and length (0-based). */
+function blobOf(bodies: readonly Uint8Array[]): { bytes: Buffer; offs: number[]; lens: number[] } {
+  const offs: number[] = [];
+  const lens: number[] = [];
+  let size = 0;
+  for (const b of bodies) {
+    offs.push(size);
+    lens.push(b.length);
+    size += b.length;
+  }
+  return { bytes: Buffer.concat(bodies, size), offs, lens };
 }
 
 /** A queue's lane: the same queue always the same lane (a small integer hash of its key). */
