@@ -55,6 +55,13 @@ const control: ShardControl = {
   gc: () => {
     if (start.config.testHooks) collectGarbage();
   },
+  hang: (ms) => {
+    if (!start.config.testHooks) return;
+    setImmediate(() => {
+      const end = Date.now() + ms;
+      while (Date.now() < end); // busy, as a runaway loop is
+    });
+  },
   crash: () => {
     if (start.config.testHooks) setImmediate(() => process.exit(70));
   },

@@ -1,4 +1,5 @@
-import type { Group } from './source.ts';
+import { deadline } from '../threads/deadline.ts';
+import { GroupSourceError, type Group } from './source.ts';
 
 interface Entry {
   group: Group | null;
@@ -10,22 +11,25 @@ interface Entry {
  * to the main thread, which owns the database), kept for later messages, bounded by `max`
  * groups (least recently used evicted) and dropped when idle. The main thread invalidates
  * an entry whenever the group changes, so membership is never stale for more than the
- * moment an invalidation takes to arrive.
+ * moment an invalidation takes to arrive. A load that fails or outlasts `loadTimeoutMs`
+ * rejects with a GroupSourceError (and is not cached).
  */
 export class GroupCache {
   readonly #loader: (appid: number, id: number) => Promise<Group | null>;
   readonly #max: number;
   readonly #idleMs: number;
+  readonly #loadTimeoutMs: number;
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Promise<Group | null>>();
   /** Bumped by each invalidation, so a load that raced with one is not cached. */
   #epoch = 0;
   loads = 0;
 
-  constructor(loader: (appid: number, id: number) => Promise<Group | null>, max: number, idleMs: number) {
+  constructor(loader: (appid: number, id: number) => Promise<Group | null>, max: number, idleMs: number, loadTimeoutMs: number) {
     this.#loader = loader;
     this.#max = max;
     this.#idleMs = idleMs;
+    this.#loadTimeoutMs = loadTimeoutMs;
   }
 
   get size(): number {
@@ -47,13 +51,13 @@ export class GroupCache {
     if (p === undefined) {
       const epoch = this.#epoch;
       this.loads++;
-      p = this.#loader(appid, id).then((group) => {
+      p = deadline(this.#loader(appid, id), this.#loadTimeoutMs, `group ${appid}:${id} load`).then((group) => {
         this.#pending.delete(key);
         if (epoch === this.#epoch) this.#put(key, group);
         return group;
       }, (err: unknown) => {
         this.#pending.delete(key);
-        throw err;
+        throw new GroupSourceError(`the group source failed: ${(err as Error).message}`, { cause: err });
       });
       this.#pending.set(key, p);
     }

@@ -9,6 +9,12 @@ export interface Group {
   members: Map<number, boolean>;
 }
 
+/** The group source failed or did not answer in time: a dependency's fault, not the request's. */
+export class GroupSourceError extends Error {
+  override readonly name = 'GroupSourceError';
+  readonly code = 'ERR_GROUP_SOURCE';
+}
+
 export interface NewGroup {
   appid: number;
   master: number;

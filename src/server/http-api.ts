@@ -136,6 +136,13 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
         await ctx.pool.store.crash();
         sendJson(res, 200, { data: {} });
       },
+      '/debug/hang_shard': async (req, url, res) => {
+        if (req.method !== 'POST') throw new HttpError(405, 'use POST');
+        const shard = ctx.pool.shards[intParam(url, 'shard')];
+        if (shard === undefined) throw new HttpError(400, 'no such shard');
+        await ctx.pool.ask(shard, 'hang', (c) => c.hang(intParam(url, 'ms')));
+        sendJson(res, 200, { data: {} });
+      },
       '/debug/crash_shard': async (req, url, res) => {
         if (req.method !== 'POST') throw new HttpError(405, 'use POST');
         const shard = ctx.pool.shards[intParam(url, 'shard')];

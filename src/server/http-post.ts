@@ -6,6 +6,9 @@ import type { PoolQueries } from './pool-queries.ts';
 
 const MAX_RECEIVERS = 10_000;
 
+/** Failures of a part the post waits on (the names survive the call between threads): 503, the client may retry. */
+const UNAVAILABLE = new Set(['StoreError', 'DeadlineError', 'GroupSourceError', 'NoShardError']);
+
 /** What a posted message's body holds besides its content: ids and a timestamp. */
 const FIELDS: Record<PostRequest['type'], number> = {
   peer: codecs.IM.forVersion(2).minSize,
@@ -27,7 +30,10 @@ export function contentLimit(maxBody: number, type: PostRequest['type']): number
  */
 export function postRoutes(pool: PoolQueries, maxBody: number): Record<string, Handler> {
   const route = async (res: http.ServerResponse, p: PostRequest) => {
-    const r = await pool.post(p);
+    const r = await pool.post(p).catch((err: unknown) => {
+      if (UNAVAILABLE.has((err as Error).name)) throw new HttpError(503, `not posted: ${(err as Error).message}`);
+      throw err;
+    });
     if (r !== 0) throw new HttpError(404, 'group does not exist');
     sendJson(res, 200, { data: {} });
   };

@@ -71,7 +71,7 @@ const table = SubscriberTable.create(config.subscriberCapacity);
 const groupSource = createGroupSource(config);
 const groups = new GroupService(groupSource, (appid, gid) => queries.invalidateGroup(appid, gid), log);
 const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.load(appid, gid) }, log);
-const queries = new PoolQueries(pool, config.controlTimeoutMs);
+const queries = new PoolQueries(pool, { controlMs: config.controlTimeoutMs, storeMs: config.storeTimeoutMs });
 if (config.redisUrl !== undefined) groups.listen(config.redisUrl);
 await pool.ready();
 const acceptors = new Acceptors(pool);

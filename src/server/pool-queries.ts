@@ -5,6 +5,11 @@ import type { StoreStats } from '../store/protocol.ts';
 import { deadline } from '../threads/deadline.ts';
 import type { ShardPool } from './shard-pool.ts';
 
+/** No shard is up to take a request (all are being replaced). */
+export class NoShardError extends Error {
+  override readonly name = 'NoShardError';
+}
+
 export interface Health {
   shards: boolean[];
   channel: boolean | 'standalone';
@@ -19,11 +24,14 @@ export interface Health {
 export class PoolQueries {
   readonly #pool: ShardPool;
   readonly #timeoutMs: number;
+  /** What a post may wait: its group's load and its save, each bounded on the shard, and the call itself. */
+  readonly #postBudgetMs: number;
   #nextPost = 0;
 
-  constructor(pool: ShardPool, controlTimeoutMs: number) {
+  constructor(pool: ShardPool, timeouts: { controlMs: number; storeMs: number }) {
     this.#pool = pool;
-    this.#timeoutMs = controlTimeoutMs;
+    this.#timeoutMs = timeouts.controlMs;
+    this.#postBudgetMs = 2 * timeouts.controlMs + timeouts.storeMs;
   }
 
   /** The reports of the shards that answer in time. */
@@ -33,12 +41,16 @@ export class PoolQueries {
     return all.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   }
 
-  /** Routes a posted message on the next live shard, in turn. */
+  /**
+   * Routes a posted message on the next live shard, in turn. The shard fails it once the
+   * store or the group source has not answered within its own deadline; the call's budget
+   * is larger, so that a post waiting on a dependency is never what takes a shard for hung.
+   */
   post(p: PostRequest): Promise<number> {
     const live = this.#pool.shards.filter((h) => h.ready && !h.dead);
-    if (live.length === 0) return Promise.reject(new Error('no shard is running'));
+    if (live.length === 0) return Promise.reject(new NoShardError('no shard is running'));
     const h = live[this.#nextPost++ % live.length]!;
-    return this.#pool.ask(h, 'post', (c) => c.post(p));
+    return this.#pool.ask(h, 'post', (c) => c.post(p), this.#postBudgetMs);
   }
 
   /** Drops a group from every shard's cache; resolves once all live ones have. */

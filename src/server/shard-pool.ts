@@ -53,6 +53,8 @@ export class ShardPool {
   /** Reports the transitions of released shards to the Channel. */
   #mainChannel: ChannelPort | undefined;
   #stopping = false;
+  /** Shards being pinged after a missed deadline. */
+  readonly #probing = new Set<ShardHandle>();
   /** The shards whose drain answered: each has sent the Channel its last items. */
   #drained: number[] = [];
   /** Replacements run one at a time: two shards dying together must not wire to each other's corpse. */
@@ -96,19 +98,32 @@ export class ShardPool {
   }
 
   /**
-   * A control call to a shard that races IM_CONTROL_TIMEOUT_MS. A shard that misses it is
-   * taken for dead: its worker is terminated, and supervision replaces it.
+   * A control call to a shard, bounded by `budgetMs` (IM_CONTROL_TIMEOUT_MS unless the call
+   * waits on a dependency, as a post waits on the store). A call that misses its deadline
+   * does not by itself say the shard is hung: the shard is then probed with a ping, which
+   * waits on nothing, and only a shard that misses that too is replaced.
    */
-  async ask<T>(h: ShardHandle, what: string, call: (c: Comlink.Remote<ShardControl>) => Promise<T>): Promise<T> {
+  async ask<T>(h: ShardHandle, what: string, call: (c: Comlink.Remote<ShardControl>) => Promise<T>, budgetMs = this.#config.controlTimeoutMs): Promise<T> {
     try {
-      return await deadline(call(h.control), this.#config.controlTimeoutMs, `shard ${h.index} ${what}`);
+      return await deadline(call(h.control), budgetMs, `shard ${h.index} ${what}`);
     } catch (err) {
-      if ((err as Error).name === 'DeadlineError' && !h.dead && !this.#stopping) {
-        this.#log.error({ shard: h.index, what }, 'shard missed its control deadline: replacing it');
-        void h.worker.terminate();
-      }
+      if ((err as Error).name === 'DeadlineError') this.#probe(h, what);
       throw err;
     }
+  }
+
+  /** Pings a shard whose call missed its deadline (one probe at a time per shard); terminates it when the ping misses too. */
+  #probe(h: ShardHandle, what: string): void {
+    if (h.dead || this.#stopping || this.#probing.has(h)) return;
+    this.#probing.add(h);
+    deadline(h.control.ping(), this.#config.controlTimeoutMs, `shard ${h.index} ping`).then(
+      () => this.#log.warn({ shard: h.index, what }, 'a call to a shard missed its deadline, but the shard answers a ping: left running'),
+      () => {
+        if (h.dead || this.#stopping) return;
+        this.#log.error({ shard: h.index, what }, 'shard answers no ping: replacing it');
+        void h.worker.terminate();
+      },
+    ).finally(() => this.#probing.delete(h));
   }
 
   /** Moves a paused, unread socket to the least-loaded shard. */

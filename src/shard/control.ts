@@ -30,6 +30,8 @@ export interface ShardControl {
   setStore(port: MessagePort): void;
   /** Test hook (IM_TEST_HOOKS=1): the worker exits at once, as if it had crashed. */
   crash(): void;
+  /** Test hook: the shard's thread blocks for `ms`, as a shard stuck in a loop would (it answers nothing meanwhile). */
+  hang(ms: number): void;
   /** Test hook: a full garbage collection (when node runs with --expose-gc), for memory benchmarks. */
   gc(): void;
   /** Stops taking sockets and closes every connection gracefully; resolves when all are gone. */

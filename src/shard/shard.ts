@@ -96,11 +96,11 @@ export class Shard implements ConnectionOwner {
     const channel = () => this.channel;
     this.presence = new Presence(routes, new CountingTable(d.table, d.ledger, d.index), channel, this.stats, d.log);
     const c = d.config;
-    this.groups = new ShardGroups(new GroupCache(d.loadGroup, c.groupCacheSize, c.groupCacheIdleS * 1000), this.stats, d.log);
+    this.groups = new ShardGroups(new GroupCache(d.loadGroup, c.groupCacheSize, c.groupCacheIdleS * 1000, c.controlTimeoutMs), this.stats, d.log);
     this.delivery = new Delivery(d.index, d.table, routes, d.peers, this.groups);
     this.routing = new Routing(this.delivery, d.table, channel);
     const store = d.store;
-    this.path = new MessagePath(this.routing, store && ((items) => store.call({ op: 'save', items })), this.stats, d.log);
+    this.path = new MessagePath(this.routing, store && ((m) => store.call({ op: 'save', ...m })), this.stats, d.log);
     this.sync = new Sync({
       store, loadGroup: (appid, gid) => this.groups.load(appid, gid), stats: this.stats, log: d.log,
       syncLimit: c.syncLimit, syncHardLimit: c.syncHardLimit, groupSyncLimit: c.groupSyncLimit,
