@@ -178,7 +178,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   {
     group: 'limits', names: ["IM_CONTROL_TIMEOUT_MS"], default: "5000",
     short: "deadline of calls between threads",
-    meaning: "a call from the main thread to a shard, the Channel or the store that takes longer fails; a shard that misses it is replaced",
+    meaning: "a call from the main thread to a shard, the Channel or the store that takes longer fails; a shard that misses it is pinged, and replaced only when it misses the ping too (an HTTP post, which waits on the store and the group source, has their deadlines on top)",
   },
   {
     group: 'advanced', names: ["IM_GROUP_DB"], default: "`data/groups.db`",
@@ -217,7 +217,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   },  {
     group: 'advanced', names: ["IM_STORE_PG_LANES"], default: "4",
     short: "PostgreSQL save transactions in flight at once",
-    meaning: "PostgreSQL save transactions in flight at once: each queue belongs to one lane, whose transactions run one after the other (so a queue keeps its order), lanes in parallel so that their commits share the disk's flushes. 1: one transaction at a time",
+    meaning: "PostgreSQL save transactions in flight at once: each sender belongs to one lane, whose transactions run one after the other (a message commits whole, and a sender's messages keep their order in every queue), lanes in parallel so that their commits share the disk's flushes. 1: one transaction at a time",
   },
 
   {
@@ -258,7 +258,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   {
     group: 'advanced', names: ["IM_TEST_HOOKS"], default: "0",
     short: "test hooks (/debug/*); never in production",
-    meaning: "1 enables `POST /debug/crash_shard?shard=N`, `/debug/crash_channel`, `/debug/crash_store` and `/debug/gc` for tests and benchmarks; never in production",
+    meaning: "1 enables `POST /debug/crash_shard?shard=N`, `/debug/hang_shard?shard=N&ms=M`, `/debug/crash_channel`, `/debug/crash_store` and `/debug/gc` for tests and benchmarks; never in production",
   },
   {
     group: 'basic', names: ["IM_LOG_LEVEL"], default: "`info`",

@@ -1,7 +1,7 @@
 import { Cmd, Flag, codecs, encodeBody, outFrame, type OutFrame } from '../protocol/index.ts';
 import type { Group } from '../groups/source.ts';
 import type { Logger } from '../log/logger.ts';
-import { QueueKind, type SaveItem, type Saved } from '../store/types.ts';
+import { QueueKind, type MessageSave, type SaveItem, type Saved } from '../store/types.ts';
 import type { Connection } from './connection.ts';
 import { Tell, type KindRule } from './kinds.ts';
 import { ack } from './replies.ts';
@@ -38,8 +38,8 @@ export interface Outgoing {
   readonly seq: number;
 }
 
-/** Saves in order, all or nothing; null with IM_STORE=off (a pure relay). */
-export type Save = ((items: SaveItem[]) => Promise<Saved[]>) | null;
+/** Saves one message's entries in order, all or nothing; null with IM_STORE=off (a pure relay). */
+export type Save = ((m: MessageSave) => Promise<Saved[]>) | null;
 
 const DONE: Promise<void> = Promise.resolve();
 /** What a queue entry weighs while its save is under way (its object, its share of the request). */
@@ -77,7 +77,7 @@ export class MessagePath {
       return DONE;
     }
     const c = m.from;
-    const saved = save(items);
+    const saved = save({ appid: m.appid, sender: m.sender, items });
     if (c !== null) {
       // What one client may have waiting for the store (Connection.saving): the body, held
       // once, and a small entry a queue.

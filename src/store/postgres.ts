@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import type { Logger } from '../log/logger.ts';
 import { driverGuarded } from './pg-driver-fix.ts';
 import { uniqueBodies } from './bodies.ts';
-import { StoreError, type AckedKey, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+import { StoreError, type AckedKey, type MessageSave, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 /*
  * The same tables as the embedded engine (a message's body once, an entry per queue that
@@ -49,7 +49,8 @@ const qid = (q: QueueRef) => `${q.appid}:${q.kind}:${q.owner}`;
  * PostgreSQL engine. Keys are assigned per queue by an upsert of the queue's row, which
  * holds that row's lock until the transaction commits: another server saving to the same
  * queue waits, so its (greater) key becomes visible only after ours. A batch takes its
- * queue rows in one sorted order, so two servers' batches cannot deadlock on each other.
+ * queue rows in one sorted order, so two transactions (two servers', or two lanes' of one
+ * server) cannot deadlock on each other.
  * Driver: `postgres` (pure JavaScript, no native build, pipelines queries on a connection).
  */
 export class PostgresStore implements StoreEngine, ImportTarget {
@@ -147,19 +148,27 @@ export class PostgresStore implements StoreEngine, ImportTarget {
     }
   }
 
-  saveInLanes?: (items: SaveItem[]) => Promise<(Saved | Error)[]> = async (items) => {
+  saveInLanes?: (messages: readonly MessageSave[]) => Promise<(Saved[] | Error)[]> = async (messages) => {
     const n = this.#lanes.length;
     const byLane: number[][] = Array.from({ length: n }, () => []);
-    for (let i = 0; i < items.length; i++) byLane[laneOf(items[i]!, n)]!.push(i);
-    const out: (Saved | Error)[] = new Array(items.length);
-    await Promise.all(byLane.map((idx, lane) => {
-      if (idx.length === 0) return undefined;
-      // Appended now, in the order batches arrive: a queue's saves keep that order.
-      const run = this.#lanes[lane]!.then(() => this.save(idx.map((i) => items[i]!)));
+    for (let m = 0; m < messages.length; m++) byLane[laneOf(messages[m]!.appid, messages[m]!.sender, n)]!.push(m);
+    const out: (Saved[] | Error)[] = new Array(messages.length);
+    await Promise.all(byLane.map((mine, lane) => {
+      if (mine.length === 0) return undefined;
+      // Appended now, in the order batches arrive: a sender's saves keep that order. A
+      // message's entries are all in this one transaction: it commits whole or not at all.
+      const run = this.#lanes[lane]!.then(() => this.save(mine.flatMap((m) => messages[m]!.items)));
       this.#lanes[lane] = run.catch(() => {});
       return run.then(
-        (saved) => { idx.forEach((i, k) => { out[i] = saved[k]!; }); },
-        (err: Error) => { for (const i of idx) out[i] = err; },
+        (saved) => {
+          let at = 0;
+          for (const m of mine) {
+            const k = messages[m]!.items.length;
+            out[m] = saved.slice(at, at + k);
+            at += k;
+          }
+        },
+        (err: Error) => { for (const m of mine) out[m] = err; },
       );
     }));
     return out;
@@ -354,9 +363,9 @@ function blobOf(bodies: readonly Uint8Array[]): { bytes: Buffer; offs: number[];
   return { bytes: Buffer.concat(bodies, size), offs, lens };
 }
 
-/** A queue's lane: the same queue always the same lane (a small integer hash of its key). */
-function laneOf(q: QueueRef, lanes: number): number {
-  const h = (Math.imul(q.appid | 0, 0x9e3779b1) ^ Math.imul((q.owner | 0) + q.kind, 0x85ebca6b) ^ Math.floor(q.owner / 4294967296)) >>> 0;
+/** A sender's lane: the same sender always the same lane (a small integer hash of appid and uid). */
+function laneOf(appid: number, sender: number, lanes: number): number {
+  const h = (Math.imul(appid | 0, 0x9e3779b1) ^ Math.imul(sender | 0, 0x85ebca6b) ^ Math.floor(sender / 4294967296)) >>> 0;
   return h % lanes;
 }
 

@@ -1,8 +1,8 @@
-import type { Page, QueueRef, SaveItem, Saved, StoredMessage } from './types.ts';
+import type { MessageSave, Page, QueueRef, Saved, StoredMessage } from './types.ts';
 
 /** What a shard (or the main thread) asks the store thread; structured-cloned, batched per turn. */
 export type StoreRequest =
-  | { op: 'save'; items: SaveItem[] }
+  | ({ op: 'save' } & MessageSave)
   | { op: 'page'; q: QueueRef; after: number; limit: number }
   | { op: 'newestPage'; q: QueueRef; after: number; limit: number }
   | { op: 'nthNewest'; q: QueueRef; after: number; n: number }

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
-import { StoreError, type SaveItem, type Saved, type StoreEngine } from './types.ts';
+import { StoreError, type MessageSave, type Saved, type StoreEngine } from './types.ts';
 import { threadMemory } from '../threads/memory.ts';
 
 export interface StoreServiceOptions {
@@ -136,9 +136,9 @@ export class StoreService {
 
   async #serve(batch: StoreBatch): Promise<StoreReplies> {
     const replies: StoreReplies = [];
-    const saves: [number, SaveItem[]][] = [];
-    for (const [id, r] of batch) if (r.op === 'save') saves.push([id, r.items]);
-    const saved = saves.length > 0 ? this.#saveAll(saves, saves.flatMap(([, items]) => items), replies) : undefined;
+    const saves: [number, MessageSave][] = [];
+    for (const [id, r] of batch) if (r.op === 'save') saves.push([id, r]);
+    const saved = saves.length > 0 ? this.#saveAll(saves, replies) : undefined;
     // Reads and acknowledged keys in the order the batches came, each after its own batch's
     // saves, whatever lanes those run in: a SYNC(0) after a SYNC_KEY sees that key.
     const turn = this.#reads.then(() => saved).then(() => this.#readAll(batch, replies));
@@ -161,31 +161,40 @@ export class StoreService {
   }
 
   /**
-   * The batch's saves: through the engine's lanes (each item its own result), or in one
-   * transaction (all of them succeed or fail together). A request fails when any of its
-   * items did.
+   * The batch's saves, one message a request: through the engine's lanes (each message its
+   * own result, whole or not at all), or in one transaction (all of them succeed or fail
+   * together).
    */
-  async #saveAll(saves: [number, SaveItem[]][], all: SaveItem[], replies: StoreReplies): Promise<void> {
+  async #saveAll(saves: [number, MessageSave][], replies: StoreReplies): Promise<void> {
     const t0 = performance.now();
     const e = this.#engine;
-    const results: (Saved | Error)[] = e.saveInLanes !== undefined
-      ? await e.saveInLanes(all)
-      : await e.save(all).catch((err: Error) => all.map(() => err));
+    const messages = saves.map(([, m]) => m);
+    let results: (Saved[] | Error)[];
+    if (e.saveInLanes !== undefined) {
+      results = await e.saveInLanes(messages);
+    } else {
+      const all = messages.flatMap((m) => m.items);
+      const saved = await e.save(all).catch((err: Error) => err);
+      let at = 0;
+      results = messages.map((m) => {
+        if (saved instanceof Error) return saved;
+        at += m.items.length;
+        return saved.slice(at - m.items.length, at);
+      });
+    }
     this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
     this.#batches++;
-    let at = 0;
-    for (const [id, items] of saves) {
-      const mine = results.slice(at, at + items.length);
-      at += items.length;
-      const failed = mine.find((x): x is Error => x instanceof Error);
-      if (failed === undefined) {
-        this.#saved += items.length;
-        replies.push([id, null, mine]);
+    let failed: Error | undefined;
+    saves.forEach(([id, m], i) => {
+      const r = results[i]!;
+      if (r instanceof Error) {
+        failed = r;
+        replies.push([id, r.message, undefined]);
       } else {
-        replies.push([id, failed.message, undefined]);
+        this.#saved += m.items.length;
+        replies.push([id, null, r]);
       }
-    }
-    const failed = results.find((x): x is Error => x instanceof Error);
+    });
     if (failed === undefined) this.#healthy('writes');
     else this.#failed(failed, 'writes');
   }

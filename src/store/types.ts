@@ -25,6 +25,14 @@ export interface SaveItem extends QueueRef {
   body: Uint8Array;
 }
 
+/** One message: its entries (each in its own queue), and who sent it. They commit together or not at all. */
+export interface MessageSave {
+  /** The sender's appid and uid (0: none, e.g. a system message): an engine with lanes keeps each sender's messages in one. */
+  appid: number;
+  sender: number;
+  items: SaveItem[];
+}
+
 /** Where a message landed: its key in the queue and the queue's previous key (0: none). */
 export interface Saved {
   key: number;
@@ -52,13 +60,14 @@ export interface StoreEngine {
   /** Saves in order, all or nothing (one transaction). */
   save(items: SaveItem[]): Promise<Saved[]>;
   /**
-   * An engine that commits several transactions at once (PostgreSQL): saves each item in
-   * its queue's lane, a lane's transactions one after the other, lanes in parallel, so that
-   * each queue keeps its order while commits share the disk's flushes. Resolves each item's
-   * result (an Error where its lane's transaction failed). Without it, batches are served one
+   * An engine that commits several transactions at once (PostgreSQL): saves each message
+   * whole in its sender's lane, a lane's transactions one after the other, lanes in
+   * parallel, so that each sender's messages keep their order in every queue while commits
+   * share the disk's flushes. Resolves each message's result (an Error where its lane's
+   * transaction failed: none of its entries was saved). Without it, batches are served one
    * after the other with `save`.
    */
-  saveInLanes?(items: SaveItem[]): Promise<(Saved | Error)[]>;
+  saveInLanes?(messages: readonly MessageSave[]): Promise<(Saved[] | Error)[]>;
   /** Up to `limit` messages after `after`, oldest first. */
   page(q: QueueRef, after: number, limit: number): Promise<Page>;
   /** The newest `limit` messages after `after`, oldest first (super-group sync). */

@@ -67,7 +67,7 @@ class FakeStore {
   readonly keys = new Map<string, number>();
   readonly batches: SaveItem[][] = [];
   fail = false;
-  readonly save: Save = async (items) => {
+  readonly save: Save = async ({ items }) => {
     await Promise.resolve();
     if (this.fail) throw new Error('disk on fire');
     this.batches.push(items);

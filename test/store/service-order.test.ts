@@ -4,7 +4,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { StoreService } from '../../src/store/service.ts';
 import { StoreClient } from '../../src/store/client.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import type { Saved, SaveItem, StoreEngine } from '../../src/store/types.ts';
+import type { MessageSave, Saved, SaveItem, StoreEngine } from '../../src/store/types.ts';
 
 /*
  * An engine with lanes serves batches as they come; reads and acknowledged keys still go in
@@ -16,7 +16,7 @@ function slowWrites(): StoreEngine {
   let key = 0;
   return {
     save: (items: SaveItem[]) => later(30, () => items.map((): Saved => ({ key: ++key, prev: key - 1 }))),
-    saveInLanes: (items: SaveItem[]) => later(30, () => items.map((): Saved => ({ key: ++key, prev: key - 1 }))),
+    saveInLanes: (messages: readonly MessageSave[]) => later(30, () => messages.map((m) => m.items.map((): Saved => ({ key: ++key, prev: key - 1 })))),
     ack: (appid, uid, gid, k) => later(50, () => { acked.set(`${appid}:${uid}:${gid}`, Math.max(acked.get(`${appid}:${uid}:${gid}`) ?? 0, k)); }),
     acked: async (appid, uid, gid) => acked.get(`${appid}:${uid}:${gid}`) ?? 0,
     page: async () => ({ messages: [], newest: 0, more: false }),
