@@ -58,7 +58,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   {
     group: 'basic', names: ["IM_DASHBOARD_PORT"], default: "6680 (0 when `IM_HTTP_PORT` is 0)",
     short: "the dashboard in a browser, on IM_HTTP_HOST; off: none",
-    meaning: "the dashboard's own listener, on `IM_HTTP_HOST`: browsers refuse to open 6666 (Chromium and Firefox block 6665–6669 as IRC ports); `off`: none. The `ready` line says where it is",
+    meaning: "the dashboard's own listener, on `IM_HTTP_HOST`: browsers refuse to open 6666 (Chromium and Firefox block 6665–6669 as IRC ports); `off`: none. The `ready` line says where it is. Left unset, a taken 6680 (another server on this host) is no error: one warning, and the dashboard takes a free port; set, a taken port stops start-up",
   },
   {
     group: 'basic', names: ["IM_HTTP_TOKEN"], default: "unset",
@@ -213,7 +213,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   {
     group: 'advanced', names: ["IM_STORE_SHARED"], default: "0",
     short: "1: several access servers on this host share IM_STORE_DB",
-    meaning: "1: several access servers on this host write `IM_STORE_DB` (keys handed out inside each write transaction; `npm run cluster` does this). Across machines use PostgreSQL",
+    meaning: "1: several access servers on this host write `IM_STORE_DB` (keys handed out inside each write transaction; `npm run cluster` does this). Across machines use PostgreSQL. The store shares stored messages only: without routers (`IM_ROUTE_ADDRS`) nothing is delivered live between the servers, and start-up warns",
   },  {
     group: 'advanced', names: ["IM_STORE_PG_LANES"], default: "4",
     short: "PostgreSQL save transactions in flight at once",

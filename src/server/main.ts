@@ -17,7 +17,7 @@ import { Acceptors } from './acceptors.ts';
 import { ListenError } from '../http/listen.ts';
 import { startApi, startDashboard } from './http-api.ts';
 import { GroupService, createGroupSource } from '../groups/service.ts';
-import { storeFileBusy } from '../store/files.ts';
+import { startupProblems } from './preflight.ts';
 import { DependencyWatch } from './dependencies.ts';
 
 /** How often an unreachable dependency is checked (and warned about) again. */
@@ -27,13 +27,14 @@ if (answerFlags(process.argv.slice(2), 'im')) process.exit(0);
 
 const loaded = loadConfigOrExit('im', serverConfig);
 const config = loaded.config;
-if (config.store === 'sqlite' && !config.storeShared) {
-  // Before anything else starts: a second server on the same file would wait for a lock that
-  // is never given back.
-  const busy = storeFileBusy(config.storeDb);
-  if (busy !== undefined) {
-    process.stderr.write(`im: IM_STORE_DB=${config.storeDb} is in use by another access server (${busy}): stop it, give this server `
-      + 'its own IM_STORE_DB, or set IM_STORE_SHARED=1 on every server that shares the file\n');
+/** The dashboard's port was left to its default: taken best effort (another server on this host may hold it). */
+const dashboardDefault = loaded.sources.IM_DASHBOARD_PORT === undefined;
+{
+  // Before anything else starts (a second server on the same store file would wait for a
+  // lock that is never given back): every problem at once, one line each.
+  const problems = await startupProblems(config, dashboardDefault);
+  if (problems.length > 0) {
+    for (const p of problems) process.stderr.write(`im: ${p}\n`);
     process.exit(2);
   }
 }
@@ -57,6 +58,10 @@ if (sampleToken !== undefined) {
 
 if (config.store === 'off') {
   log.warn('IM_STORE=off: no message store; messages to offline users are lost and SYNC answers empty');
+} else if (config.store === 'sqlite' && config.storeShared && config.routeAddrs.length === 0) {
+  log.warn({ file: config.storeDb },
+    'IM_STORE_SHARED=1 without IM_ROUTE_ADDRS: the servers sharing this store sync each other\'s stored messages, '
+    + 'but deliver nothing live to each other\'s users; link them through routers (IM_ROUTE_ADDRS)');
 } else if (config.store === 'sqlite' && config.routeAddrs.length > 0 && !config.storeShared) {
   log.warn({ file: config.storeDb },
     'IM_ROUTE_ADDRS is set but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
@@ -83,7 +88,15 @@ try {
   ports = await acceptors.listen(config);
   const ctx = { pool, queries, table, groups, log, token: config.httpToken, testHooks: config.testHooks, syncLimit: config.syncLimit, maxBody: config.maxBody, identity };
   api = await startApi(ctx, config.httpHost, config.httpPort);
-  if (config.dashboardPort !== undefined) dashboard = await startDashboard(ctx, config.httpHost, config.dashboardPort);
+  if (config.dashboardPort !== undefined) {
+    const chosen = config.dashboardPort;
+    dashboard = await startDashboard(ctx, config.httpHost, chosen).catch((err: unknown) => {
+      if (!(err instanceof ListenError) || !dashboardDefault) throw err;
+      log.warn({ port: chosen }, `the dashboard's default port ${chosen} is taken (another server on this host?): it listens on a free port instead, `
+        + 'named in the ready line; set IM_DASHBOARD_PORT to choose one');
+      return startDashboard(ctx, config.httpHost, 0);
+    });
+  }
 } catch (err) {
   if (!(err instanceof ListenError)) throw err;
   process.stderr.write(`im: ${err.message}\n`);
