@@ -1,26 +1,20 @@
 import type { MessagePort } from 'node:worker_threads';
-import { latencyHistogram, summarize } from '../threads/latency.ts';
 import {
-  Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, ProtocolError, Route, codecs, encodeFrame, framed, fromV0Body, hasTimestampGap, outFrame, parseFrame,
-  readI64, readRouteHeader, routeTimestampNs, type Frame, type OutFrame,
+  Cmd, HEADER_SIZE, MAX_BODY, PROTOCOL_VERSION, ProtocolError, Route, codecs, encodeFrame, framed, outFrame, readI64, type Frame,
 } from '../protocol/index.ts';
 import { Kind, Transition, type SubscriberTable } from '../subscribers/index.ts';
 import type { HostPort } from '../config/env.ts';
 import type { Logger } from '../log/logger.ts';
-import { PortBatcher } from '../threads/batcher.ts';
-import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
-import { PackedReader } from '../threads/packed.ts';
-import { nowNs, readChannelItems, routeMessage, type ChannelVisitor } from '../threads/channel-wire.ts';
+import { nowNs, routeMessage, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { RouterLink, type RouterLinkLimits } from './router-link.ts';
 import { threadMemory } from '../threads/memory.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
+import { ShardSide } from './shard-side.ts';
+import type { PushStats } from '../push/push.ts';
+import { desiredState, Told } from './told.ts';
 
-/** What a router has been told about one key: nothing, subscribed offline, subscribed online. */
-const Told = { NONE: 0, OFFLINE: 1, ONLINE: 2 } as const;
 const PUSH = codecs.PUSH.forVersion(0);
 const backlog = new RateLimitedLog(10_000);
-/** At stop, how long a shard whose drain answered may take to send its DRAINED (it may have died since). */
-const DRAIN_WAIT_MS = 2000;
 
 export interface ChannelOptions {
   table: SubscriberTable;
@@ -32,11 +26,14 @@ export interface ChannelOptions {
 }
 
 export interface ChannelStats {
-  links: { router: string; state: string; framesOut: number; framesIn: number; dropped: number; overLimit: number; queued: number; queuedBytes: number; connects: number }[];
+  /** Each router link, or the one NATS connection (router "nats", with the server it is connected to). */
+  links: { router: string; server?: string; state: string; framesOut: number; framesIn: number; dropped: number; overLimit: number; queued: number; queuedBytes: number; connects: number }[];
   published: number;
   dispatched: number;
   invalid: number;
   latencyUs: { count: number; p50: number; p99: number; max: number };
+  /** Linked through NATS: offline pushes this server decided (routers decide them on their side). */
+  push?: PushStats & { checks: number };
   /** This thread's V8 heap in use and its memory outside the heap (Buffers), bytes. */
   heapUsed: number;
   external: number;
@@ -58,31 +55,20 @@ export class Channel implements ChannelVisitor {
   readonly #groupRouters: RouterLink[];
   readonly #links: RouterLink[];
   readonly #told = new Map<RouterLink, Map<string, number>>();
-  readonly #shards: PortBatcher;
-  readonly #shardCount: number;
-  readonly #shardBuf: number[] = [];
+  readonly #side: ShardSide;
   readonly #log: Logger;
-  readonly #latency = latencyHistogram();
-  /** Shards that have sent their last items (DRAINED), and who waits for one. */
-  readonly #drained = new Set<number>();
-  #onDrained: (() => void) | undefined;
   #published = 0;
-  #dispatched = 0;
-  #invalid = 0;
 
   constructor(o: ChannelOptions) {
     this.#table = o.table;
-    // The last port is the main thread's (released shards' transitions): it takes no hand-offs.
-    this.#shardCount = o.shards.length - 1;
-    this.#shards = new PortBatcher(o.shards.slice(0, this.#shardCount));
     this.#log = o.log;
     const byAddr = new Map<string, RouterLink>();
     const handlers = {
       up: (l: RouterLink) => this.#resubscribe(l),
       down: (l: RouterLink, why: string) => this.#log.warn({ router: l.label, why }, 'router link down; reconnecting'),
-      frame: (l: RouterLink, f: Frame) => this.#fromRouter(l, f),
+      frame: (_l: RouterLink, f: Frame) => this.#side.deliver(f),
       invalid: (l: RouterLink, err: ProtocolError) => {
-        this.#invalid++;
+        this.#side.invalid++;
         this.#log.error({ router: l.label, code: err.code, err: err.message }, 'invalid frame from router; reconnecting');
       },
       backlog: (l: RouterLink) => backlog.warn(this.#log, 'router link backlog over IM_CHANNEL_QUEUE_LIMIT_BYTES: publishes dropped', {
@@ -102,17 +88,12 @@ export class Channel implements ChannelVisitor {
     this.#routers = o.routers.map(link);
     this.#groupRouters = (o.groupRouters.length > 0 ? o.groupRouters : o.routers).map(link);
     this.#links = [...byAddr.values()];
-    for (const port of o.shards) this.#listen(port);
+    this.#side = new ShardSide(o.table, o.shards, this);
   }
 
   /** A restarted shard's new port replaces the old one. */
   setShard(index: number, port: MessagePort): void {
-    this.#shards.setPort(index, port);
-    this.#listen(port);
-  }
-
-  #listen(port: MessagePort): void {
-    port.on('message', (ab: ArrayBuffer) => readChannelItems(new PackedReader(ab), this));
+    this.#side.setShard(index, port);
   }
 
   start(): void {
@@ -120,35 +101,21 @@ export class Channel implements ChannelVisitor {
   }
 
   async stop(drained: readonly number[]): Promise<void> {
-    // Shards post their last reports (logouts of the connections they just closed) on their
-    // own ports, which race the main thread's: wait for each one's DRAINED, the item it
-    // sends after them. A shard that dies on the way is not waited for beyond DRAIN_WAIT_MS.
-    const all = () => drained.every((s) => this.#drained.has(s));
-    if (!all()) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, DRAIN_WAIT_MS);
-        this.#onDrained = () => {
-          if (!all()) return;
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-    }
+    await this.#side.lastItems(drained);
     await Promise.all(this.#links.map((l) => l.stop()));
   }
 
   drained(shard: number): void {
-    this.#drained.add(shard);
-    this.#onDrained?.();
+    this.#side.drained(shard);
   }
 
   stats(): ChannelStats {
     return {
       links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, overLimit: l.overLimit, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
       published: this.#published,
-      dispatched: this.#dispatched,
-      invalid: this.#invalid,
-      latencyUs: summarize(this.#latency),
+      dispatched: this.#side.dispatched,
+      invalid: this.#side.invalid,
+      latencyUs: this.#side.latencySummary(),
       ...threadMemory(),
     };
   }
@@ -157,7 +124,7 @@ export class Channel implements ChannelVisitor {
 
   transition(t: number, appid: number, id: number): void {
     const kind = t === Transition.SUBSCRIBE_ROOM || t === Transition.UNSUBSCRIBE_ROOM ? Kind.ROOM : Kind.USER;
-    const state = this.#desired(kind, this.#table.count(kind, appid, id));
+    const state = desiredState(kind, this.#table.count(kind, appid, id));
     for (const l of kind === Kind.USER ? this.#userLinks(id) : [this.#roomLink(id)]) this.#tell(l, kind, appid, id, state);
   }
 
@@ -206,12 +173,6 @@ export class Channel implements ChannelVisitor {
     }
   }
 
-  #desired(kind: Kind, count: number): number {
-    if (kind === Kind.ROOM) return count > 0 ? Told.OFFLINE : Told.NONE;
-    if ((count & 0xffff) === 0) return Told.NONE;
-    return count >>> 16 > 0 ? Told.ONLINE : Told.OFFLINE;
-  }
-
   /** Tells one router the state of one key, if that changes what it was last told. */
   #tell(l: RouterLink, kind: Kind, appid: number, id: number, state: number): void {
     const told = this.#told.get(l)!;
@@ -239,39 +200,10 @@ export class Channel implements ChannelVisitor {
     this.#table.scan((kind, appid, id, count) => {
       const responsible = kind === Kind.USER ? this.#userLinks(id).includes(l) : this.#roomLink(id) === l;
       if (!responsible) return;
-      this.#tell(l, kind, appid, id, this.#desired(kind, count));
+      this.#tell(l, kind, appid, id, desiredState(kind, count));
       kind === Kind.USER ? users++ : rooms++;
     });
     this.#log.info({ router: l.label, users, rooms }, 'router link up; re-subscribed');
-  }
-
-  /** What a router sends: only the route header is read; the embedded frame is handed on as bytes. */
-  #fromRouter(_l: RouterLink, f: Frame): void {
-    if (f.cmd !== Cmd.PUBLISH && f.cmd !== Cmd.PUBLISH_ROOM && f.cmd !== Cmd.PUBLISH_GROUP) return;
-    const h = readRouteHeader(f.body);
-    if (h instanceof ProtocolError) return void this.#invalid++;
-    const inner = parseFrame(f.body.subarray(h.frameStart, h.frameEnd));
-    if (inner instanceof ProtocolError) return void this.#invalid++;
-    const lat = (nowNs() - routeTimestampNs(f.body)) / 1000;
-    if (lat >= 1 && lat < 60_000_000) this.#latency.recordValue(lat);
-    // A version-0 publisher: give the body the v1 layout the shards share (timestamp 0).
-    const v0 = inner.version === 0 && hasTimestampGap(inner.cmd) && inner.body.length >= 20;
-    // A stored message: the receiving side writes METADATA(msgid, 0) before it and a notify after.
-    const meta = h.msgid > 0 ? { key: h.msgid, prev: 0, notify: true, gid: f.cmd === Cmd.PUBLISH_GROUP ? h.receiver : 0 } : undefined;
-    const out = outFrame(inner.cmd, inner.flag, v0 ? fromV0Body(inner.body) : inner.body, meta);
-    if (f.cmd === Cmd.PUBLISH_GROUP) {
-      for (let s = 0; s < this.#shardCount; s++) this.#handOff(s, HandoffKind.GROUP, h.appid, h.receiver, out);
-      return;
-    }
-    const kind = f.cmd === Cmd.PUBLISH ? Kind.USER : Kind.ROOM;
-    const n = this.#table.shards(kind, h.appid, h.receiver, this.#shardBuf);
-    for (let i = 0; i < n; i++) this.#handOff(this.#shardBuf[i]!, kind, h.appid, h.receiver, out);
-  }
-
-  #handOff(shard: number, kind: number, appid: number, id: number, f: OutFrame): void {
-    if (!this.#shards.has(shard)) return;
-    writeHandoff(this.#shards.to(shard), kind, appid, id, f);
-    this.#dispatched++;
   }
 
   #pick(list: RouterLink[], id: number): RouterLink {

@@ -12,6 +12,11 @@ export interface ChannelStart {
 }
 
 export interface ChannelControl {
+  /**
+   * Resolves once the first attempt to reach the other servers is made: null, or what keeps
+   * this server from ever reaching them (NATS refused its credentials, TLS failed).
+   */
+  started(): Promise<string | null>;
   stats(): ChannelStats;
   /**
    * Writes what is pending to the routers and closes the links, once each of `drained` (the

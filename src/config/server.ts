@@ -1,3 +1,4 @@
+import { natsConfig, type NatsConfig } from './nats.ts';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -25,6 +26,8 @@ export interface ServerConfig {
   dashboardPort: number | undefined;
   routeAddrs: HostPort[];
   groupRouteAddrs: HostPort[];
+  /** IM_NATS_URL: the NATS cluster that links access servers instead of routers. */
+  nats: NatsConfig | undefined;
   auth: 'jwt' | 'redis';
   jwtSecret: string | undefined;
   /** Where the secret is kept when IM_JWT_SECRET is not set (generated on first start, mode 0600). */
@@ -106,6 +109,11 @@ function pem(env: Env, name: string): string | undefined {
  */
 export const DASHBOARD_PORT = 6680;
 
+/** Whether this server is linked to others (routers or NATS): the Channel thread runs. */
+export function linked(c: Pick<ServerConfig, 'routeAddrs' | 'nats'>): boolean {
+  return c.routeAddrs.length > 0 || c.nats !== undefined;
+}
+
 export function serverConfig(env: Env = process.env): ServerConfig {
   const tlsCert = pem(env, 'IM_TLS_CERT');
   const tlsKey = pem(env, 'IM_TLS_KEY');
@@ -136,11 +144,16 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     throw new ConfigError('IM_SYNC_HARD_LIMIT', `must be 0 (off) or at least twice IM_SYNC_LIMIT (${2 * syncLimit}), got ${syncHardLimit}`);
   }
   const groupRouteAddrs = addrListVar(env, 'IM_GROUP_ROUTE_ADDRS');
-  const linked = routeAddrs.length + groupRouteAddrs.length > 0;
+  const nats = natsConfig(env);
+  if (nats !== undefined && routeAddrs.length + groupRouteAddrs.length > 0) {
+    throw new ConfigError(routeAddrs.length > 0 ? 'IM_ROUTE_ADDRS' : 'IM_GROUP_ROUTE_ADDRS',
+      'and IM_NATS_URL are two ways to link access servers: a server uses one of them (NATS for a cluster of these servers, routers to mix in GoBelieve\'s own)');
+  }
+  const linked = routeAddrs.length + groupRouteAddrs.length > 0 || nats !== undefined;
   const bodyCap = linked ? ROUTED_MAX_BODY : MAX_BODY;
   const maxBody = intVar(env, 'IM_MAX_BODY', bodyCap, 64, MAX_BODY);
   if (maxBody > bodyCap) {
-    throw new ConfigError('IM_MAX_BODY', `must be at most ${bodyCap} on a server linked to routers (a larger message does not fit a route message), got ${maxBody}`);
+    throw new ConfigError('IM_MAX_BODY', `must be at most ${bodyCap} on a server linked to routers or NATS (a larger message does not fit a route message), got ${maxBody}`);
   }
   const httpPort = portVar(env, 'IM_HTTP_PORT', 6666);
   return {
@@ -155,6 +168,7 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     httpToken: strVar(env, 'IM_HTTP_TOKEN'),
     routeAddrs,
     groupRouteAddrs,
+    nats,
     auth,
     jwtSecret: strVar(env, 'IM_JWT_SECRET'),
     jwtSecretFile: strVar(env, 'IM_JWT_SECRET_FILE', 'data/jwt-secret'),

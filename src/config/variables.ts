@@ -76,6 +76,26 @@ export const IM_VARIABLES: readonly Variable[] = [
     meaning: "routers for groups (default: `IM_ROUTE_ADDRS`)",
   },
   {
+    group: 'basic', names: ["IM_NATS_URL"], default: "empty",
+    short: "NATS servers linking access servers, instead of routers",
+    meaning: "the NATS cluster that links this access server to the others, instead of routers: `nats://h1:4222,nats://h2:4222`, `user:pass@` or `token@` in the URL, `tls://` for TLS (README, \"Running a cluster\"). Not with `IM_ROUTE_ADDRS`",
+  },
+  {
+    group: 'advanced', names: ["IM_NATS_CREDS"], default: "unset",
+    short: "NATS credentials file (.creds or nkey seed)",
+    meaning: "a NATS `.creds` file (user JWT and seed) or a file holding an nkey seed, instead of credentials in `IM_NATS_URL`",
+  },
+  {
+    group: 'advanced', names: ["IM_NATS_CA"], default: "unset",
+    short: "CA file of the NATS servers' certificates",
+    meaning: "the CA certificate (PEM file) that signs the NATS servers' certificates, for `tls://` servers with a private CA",
+  },
+  {
+    group: 'advanced', names: ["IM_NATS_PREFIX"], default: "`im`",
+    short: "first tokens of every NATS subject",
+    meaning: "every NATS subject this server uses starts with it: two clusters may share one NATS with different prefixes",
+  },
+  {
     group: 'basic', names: ["IM_AUTH"], default: "`jwt`",
     short: "jwt or redis",
     meaning: "`jwt` or `redis`",

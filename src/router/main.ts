@@ -9,7 +9,7 @@ import { routerConfig } from '../config/router.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
 import { startRouterHttp } from './http.ts';
-import { LogPushSink, RedisPushSink } from './push.ts';
+import { LogPushSink, RedisPushSink } from '../push/push.ts';
 import { Router } from './router.ts';
 import { ListenError } from '../http/listen.ts';
 

@@ -8,7 +8,7 @@ import { RouterIndex } from './index-table.ts';
 import { listening } from '../http/listen.ts';
 import { Link, type LinkCloseReason } from './link.ts';
 import { routerMetrics, type RouterMetrics } from './metrics.ts';
-import { pushItems, type PushSink } from './push.ts';
+import { pushItems, type PushSink } from '../push/push.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
 
 const SUBSCRIBE = codecs.SUBSCRIBE.forVersion(0);

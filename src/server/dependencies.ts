@@ -1,4 +1,5 @@
 import type { ServerConfig } from '../config/server.ts';
+import { natsLabel } from '../config/nats.ts';
 import type { GroupService } from '../groups/service.ts';
 import type { Logger } from '../log/logger.ts';
 import type { PoolQueries } from './pool-queries.ts';
@@ -13,7 +14,7 @@ interface Dependency {
 }
 
 const CHECK_MS = 2000;
-/** How long start-up gives router links to come up before the ready line calls them down. */
+/** How long start-up gives router links (or NATS) to come up before the ready line calls them down. */
 const FIRST_LINK_WAIT_MS = 3000;
 
 function dependencies(config: ServerConfig, pool: PoolQueries, groups: GroupService): Dependency[] {
@@ -26,6 +27,12 @@ function dependencies(config: ServerConfig, pool: PoolQueries, groups: GroupServ
     deps.push({
       name: `the router at ${label}`, variable: 'IM_ROUTE_ADDRS',
       up: async () => (await pool.channelStats())?.links.find((l) => l.router === label)?.state === 'up',
+    });
+  }
+  if (config.nats !== undefined) {
+    deps.push({
+      name: `NATS (${natsLabel(config.nats)})`, variable: 'IM_NATS_URL',
+      up: async () => (await pool.channelStats())?.links.find((l) => l.router === 'nats')?.state === 'up',
     });
   }
   if (config.mysqlUrl !== undefined) {
@@ -59,7 +66,7 @@ export class DependencyWatch {
   async first(): Promise<string[]> {
     const end = performance.now() + FIRST_LINK_WAIT_MS;
     let down = await this.#check();
-    while (down.some((d) => d.variable === 'IM_ROUTE_ADDRS') && performance.now() < end) {
+    while (down.some((d) => d.variable === 'IM_ROUTE_ADDRS' || d.variable === 'IM_NATS_URL') && performance.now() < end) {
       await new Promise((r) => setTimeout(r, 100));
       down = await this.#check(true);
     }

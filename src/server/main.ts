@@ -5,7 +5,8 @@
  */
 import { answerFlags, version } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
-import { serverConfig } from '../config/server.ts';
+import { linked, serverConfig } from '../config/server.ts';
+import { natsLabel, shownNats } from '../config/nats.ts';
 import { createLogger, logReady } from '../log/logger.ts';
 import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
 import { signToken } from '../auth/jwt.ts';
@@ -48,7 +49,7 @@ if (config.auth === 'jwt' && config.jwtSecret === undefined) {
   sampleToken = await signToken(secret, 7, 1);
   if (created) log.info({ file: config.jwtSecretFile }, 'IM_JWT_SECRET is not set: generated a secret and kept it in this file (mode 0600)');
 }
-const shown = { ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)' };
+const shown = { ...config, tlsCert: config.tlsCert && '(set)', tlsKey: config.tlsKey && '(set)', nats: config.nats && shownNats(config.nats) };
 reportConfig(log, 'im', config.logPretty, shown, loaded, ['jwtSecret', 'httpToken', 'routeSecret']);
 if (sampleToken !== undefined) {
   const how = `npm run -s token -- APPID UID issues tokens for any user (the secret is in ${config.jwtSecretFile})`;
@@ -58,15 +59,19 @@ if (sampleToken !== undefined) {
 
 if (config.store === 'off') {
   log.warn('IM_STORE=off: no message store; messages to offline users are lost and SYNC answers empty');
-} else if (config.store === 'sqlite' && config.storeShared && config.routeAddrs.length === 0) {
+} else if (config.store === 'sqlite' && config.storeShared && !linked(config)) {
   log.warn({ file: config.storeDb },
-    'IM_STORE_SHARED=1 without IM_ROUTE_ADDRS: the servers sharing this store sync each other\'s stored messages, '
-    + 'but deliver nothing live to each other\'s users; link them through routers (IM_ROUTE_ADDRS)');
-} else if (config.store === 'sqlite' && config.routeAddrs.length > 0 && !config.storeShared) {
+    'IM_STORE_SHARED=1 without IM_ROUTE_ADDRS or IM_NATS_URL: the servers sharing this store sync each other\'s stored messages, '
+    + 'but deliver nothing live to each other\'s users; link them through NATS (IM_NATS_URL) or routers (IM_ROUTE_ADDRS)');
+} else if (config.store === 'sqlite' && linked(config) && !config.storeShared) {
   log.warn({ file: config.storeDb },
-    'IM_ROUTE_ADDRS is set but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
+    'this server is linked to others (IM_ROUTE_ADDRS or IM_NATS_URL) but the message store is this server\'s own SQLite file: a message saved here cannot be synced '
     + 'from another access server. Linked servers must share one store: IM_STORE_URL=postgres://… (across machines), '
     + 'or IM_STORE_SHARED=1 with the same IM_STORE_DB (servers on this host)');
+}
+if (config.nats !== undefined && config.redisUrl === undefined) {
+  log.warn('IM_NATS_URL without IM_REDIS_URL: offline pushes are counted but go nowhere. Linked through NATS, each access server '
+    + 'writes them to Redis itself (push_queue and the others), as a router does with IMR_REDIS_URL');
 }
 if (config.httpToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.httpHost)) {
   log.warn({ host: config.httpHost, port: config.httpPort },
@@ -79,6 +84,13 @@ const pool = new ShardPool(config, table, { loadGroup: (appid, gid) => groups.lo
 const queries = new PoolQueries(pool, { controlMs: config.controlTimeoutMs, storeMs: config.storeTimeoutMs });
 if (config.redisUrl !== undefined) groups.listen(config.redisUrl);
 await pool.ready();
+if (pool.channel !== undefined) {
+  const problem = await pool.channel.control.started();
+  if (problem !== null) {
+    process.stderr.write(`im: IM_NATS_URL (${natsLabel(config.nats!)}): ${problem}\n`);
+    process.exit(2);
+  }
+}
 const acceptors = new Acceptors(pool);
 const identity = { version: version(), startedAt: Date.now(), host: config.host, listen: {} as Record<string, number> };
 let ports: Awaited<ReturnType<Acceptors['listen']>>;
@@ -130,7 +142,7 @@ async function stop(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void stop('SIGTERM'));
 process.on('SIGINT', () => void stop('SIGINT'));
-logReady(log, { ...ports, http: httpPort, dashboard: dashboardPort, shards: config.shards, routers: config.routeAddrs.length, ...(down.length > 0 ? { down } : {}) });
+logReady(log, { ...ports, http: httpPort, dashboard: dashboardPort, shards: config.shards, routers: config.routeAddrs.length, ...(config.nats !== undefined ? { nats: natsLabel(config.nats) } : {}), ...(down.length > 0 ? { down } : {}) });
 if (dashboardPort !== undefined && config.logPretty) {
   const host = ['0.0.0.0', '::'].includes(config.httpHost) ? '127.0.0.1' : config.httpHost;
   process.stderr.write(`dashboard: http://${host.includes(':') ? `[${host}]` : host}:${dashboardPort}/\n`);

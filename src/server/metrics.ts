@@ -97,6 +97,20 @@ export function serverMetrics(pool: PoolQueries, table: SubscriberTable): Regist
   gauge('im_channel_queue_depth', 'Frames waiting for a router link', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queued]) ?? []);
   gauge('im_channel_queue_bytes', 'Bytes waiting for a router link, its socket\'s unsent bytes included', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.queuedBytes]) ?? []);
   gauge('im_router_link_up', 'Router link state (1 up, 0 otherwise)', ['router'], (s) => s.channel?.links.map((l) => [{ router: l.router }, l.state === 'up' ? 1 : 0]) ?? []);
+  const nats = (f: (l: NonNullable<Snapshot['channel']>['links'][number]) => number) => (s: Snapshot): [Record<string, string>, number][] => {
+    const l = s.channel?.links.find((x) => x.router === 'nats');
+    return l === undefined ? [] : [[{ server: l.server ?? '' }, f(l)]];
+  };
+  gauge('im_nats_up', 'NATS connection state (1 connected, 0 otherwise), by the node it is on', ['server'], nats((l) => (l.state === 'up' ? 1 : 0)));
+  mirrored('im_nats_reconnects_total', 'Times the NATS connection came back (to the same node or another)', ['server'], nats((l) => Math.max(0, l.connects - 1)));
+  gauge('im_nats_pending_bytes', 'Publishes held while no NATS node is reachable', ['server'], nats((l) => l.queuedBytes));
+  mirrored('im_nats_dropped_total', 'Publishes dropped while no NATS node was reachable (over IM_CHANNEL_QUEUE_LIMIT or _BYTES)', ['server'], nats((l) => l.dropped));
+  const push = (f: (p: NonNullable<NonNullable<Snapshot['channel']>['push']>) => number) => (s: Snapshot): [Record<string, string>, number][] =>
+    (s.channel?.push === undefined ? [] : [[{}, f(s.channel.push)]]);
+  mirrored('im_push_checks_total', 'Receivers asked after through NATS before an offline push (online on some server or not)', [], push((p) => p.checks));
+  mirrored('im_push_queued_total', 'Offline push items this server made (linked through NATS)', [], push((p) => p.queued));
+  mirrored('im_push_pushed_total', 'Offline push items Redis took', [], push((p) => p.pushed));
+  mirrored('im_push_dropped_total', 'Offline push items dropped (Redis away past the buffer, or refused)', [], push((p) => p.dropped));
   gauge('im_router_latency_microseconds', 'im → imr → im delivery latency of messages from other servers', ['quantile'], (s) => {
     const l = s.channel?.latencyUs;
     return l === undefined || l.count === 0 ? [] : [[{ quantile: '0.5' }, l.p50], [{ quantile: '0.99' }, l.p99], [{ quantile: '1' }, l.max]];

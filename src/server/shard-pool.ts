@@ -1,7 +1,7 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import type net from 'node:net';
-import type { ServerConfig } from '../config/server.ts';
+import { linked, type ServerConfig } from '../config/server.ts';
 import type { Logger } from '../log/logger.ts';
 import { Ledger, type SubscriberTable, Transition } from '../subscribers/index.ts';
 import { ChannelPort } from '../threads/channel-port.ts';
@@ -78,7 +78,7 @@ export class ShardPool {
         peers[j]![i] = port2;
       }
     }
-    const toChannel: (MessagePort | undefined)[] = config.routeAddrs.length > 0 ? this.#spawnChannel() : new Array(n).fill(undefined);
+    const toChannel: (MessagePort | undefined)[] = linked(config) ? this.#spawnChannel() : new Array(n).fill(undefined);
     if (config.store !== 'off') {
       this.store = new StoreSupervisor({ config, log, resourceLimits: this.#limits(), rewire: (ports) => this.#rewireStore(ports) });
     }

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { codecs, encodeFrame } from '../../src/protocol/index.ts';
-import { pushItems, PushQueue, RedisPushSink } from '../../src/router/push.ts';
+import { pushItems, PushQueue, RedisPushSink } from '../../src/push/push.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { FakeLink } from '../helpers/link.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';

@@ -75,13 +75,16 @@ export interface PushSink {
 /** No Redis configured: offline pushes are counted and logged at debug level. */
 export class LogPushSink implements PushSink {
   readonly #log: Logger;
+  readonly #why: string;
   #queued = 0;
-  constructor(log: Logger) {
+  /** `variable`: the setting that would have sent them to Redis (IMR_REDIS_URL, IM_REDIS_URL). */
+  constructor(log: Logger, variable = 'IMR_REDIS_URL') {
     this.#log = log;
+    this.#why = `offline push (no ${variable})`;
   }
   push(items: PushItem[]): void {
     this.#queued += items.length;
-    for (const it of items) this.#log.debug({ queue: it.queue, item: it.json }, 'offline push (no IMR_REDIS_URL)');
+    for (const it of items) this.#log.debug({ queue: it.queue, item: it.json }, this.#why);
   }
   stats(): PushStats {
     return { queued: this.#queued, pushed: 0, dropped: 0, buffered: 0 };
