@@ -45,7 +45,7 @@ export function natsConfig(env: Env): NatsConfig | undefined {
       throw new ConfigError('IM_NATS_URL', `"${masked(part)}" is not a NATS URL such as nats://127.0.0.1:4222`);
     }
     const here = u.username === '' ? '' : `${u.username}:${u.password}`;
-    if (auth !== undefined && here !== auth) throw new ConfigError('IM_NATS_URL', 'every server must carry the same credentials (or none but the first)');
+    if (here !== '' && auth !== undefined && here !== auth) throw new ConfigError('IM_NATS_URL', 'the servers carry different credentials: a client presents one set to every node');
     if (auth === undefined && here !== '') {
       auth = here;
       if (u.password !== '') {
