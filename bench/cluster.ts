@@ -1,69 +1,60 @@
 /**
  * Cross-server messaging: peer messages from clients on access server A to clients on access
- * server B through one router, against the same traffic inside server A alone, measured in
- * the same run. First at the most each setup delivers (a window of messages in flight per
- * sender), then paced at half, a quarter of that rate and 2,000 messages/s, for latency
- * when the load is not at its peak. Then the Channel's router link on
- * its own: frames/s to a router socket with per-turn batching, against a plain socket that
- * corks each turn's frames (the fair alternative).
+ * server B, through one router and through a three-node NATS cluster (A and B on different
+ * nodes), against the same traffic inside server A alone, measured in the same run; with
+ * CLUSTER_ROUNDS > 1 the router and NATS alternate, round after round. First at the most
+ * each setup delivers (a window of messages in flight per sender), then paced at half, a
+ * quarter of that rate and 2,000 messages/s, for latency when the load is not at its peak.
+ * Then, for both backplanes: room fan-out across three servers, and a login storm
+ * (subscriptions per second; for NATS the node's CPU and memory per subscription). Then the
+ * Channel's router link on its own: frames/s to a router socket with per-turn batching,
+ * against a plain socket that corks each turn's frames (the fair alternative).
  * With CLUSTER_STORE=postgres the servers store every IM in one PostgreSQL they share, with
  * its default durability (fsync and synchronous_commit on), as a cluster runs it; the
  * router link's own table is left out then.
- * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW, CLUSTER_STORE=off|postgres)
+ * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW, CLUSTER_ROUNDS,
+ * CLUSTER_STORE=off|postgres, CLUSTER_ROOM_MEMBERS per server, CLUSTER_STORM_USERS)
  */
 import net from 'node:net';
 import { once } from 'node:events';
 import { codecs, encodeFrame } from '../src/protocol/index.ts';
 import { RouterLink } from '../src/channel/router-link.ts';
-import { startProcess, type Started } from '../test/helpers/process.ts';
+import type { Started } from '../test/helpers/process.ts';
 import { startPostgres, type Postgres } from '../test/helpers/postgres.ts';
 import { fmt } from './harness.ts';
-import { SECRET, client, drive, type Result } from './peer-load.ts';
+import { client, drive, type Result } from './peer-load.ts';
+import { im, linked, loginStorm, natsCluster, roomFanout, type Backplane, type Storm } from './backplanes.ts';
+import type { NatsCluster } from '../test/helpers/nats.ts';
 
 const PAIRS = Number(process.env.CLUSTER_PAIRS ?? 50);
 const SECONDS = Number(process.env.CLUSTER_SECONDS ?? 4);
 const WINDOW = Number(process.env.CLUSTER_WINDOW ?? 16);
+const ROUNDS = Number(process.env.CLUSTER_ROUNDS ?? 1);
 const STORE = process.env.CLUSTER_STORE ?? 'off';
+const ROOM_MEMBERS = Number(process.env.CLUSTER_ROOM_MEMBERS ?? 100);
+const STORM_USERS = Number(process.env.CLUSTER_STORM_USERS ?? 5000);
 let pg: Postgres | undefined;
-
-/** BENCH_PROFILE_DIR=DIR: the servers write CPU profiles there (one per thread) when they exit. */
-function profiling(): Record<string, string> {
-  const dir = process.env.BENCH_PROFILE_DIR;
-  return dir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` } : {};
-}
-
-function im(routeAddr?: string): Promise<Started> {
-  return startProcess('src/server/main.ts', {
-    IM_SHARDS: '1', IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_JWT_SECRET: SECRET, IM_LOG_LEVEL: 'warn',
-    IM_HOST: '127.0.0.1', IM_GROUP_DB: ':memory:', IM_STORE: STORE, ...(pg ? { IM_STORE_URL: pg.url } : {}),
-    ...(routeAddr ? { IM_ROUTE_ADDRS: routeAddr } : {}),
-    ...profiling(),
-  });
-}
+const storeEnv = () => ({ IM_STORE: STORE, ...(pg ? { IM_STORE_URL: pg.url } : {}) });
 
 interface Sweep { max: Result; half: Result; quarter: Result; low: Result }
 
-async function scenario(cross: boolean): Promise<Sweep> {
-  const procs: Started[] = [];
+async function scenario(path: 'single' | Backplane, nats: NatsCluster): Promise<Sweep> {
+  let stop: () => Promise<void>;
+  let portA: number;
+  let portB: number;
+  if (path === 'single') {
+    const a: Started = await im(storeEnv());
+    stop = async () => { await a.stop(); };
+    portA = portB = a.ready.tcp as number;
+  } else {
+    const s = await linked(path, 2, nats, storeEnv());
+    stop = () => s.stop();
+    [portA, portB] = s.ports as [number, number];
+  }
   try {
-    let portA: number;
-    let portB: number;
-    if (cross) {
-      const imr = await startProcess('src/router/main.ts', { IMR_PORT: '0', IMR_HTTP_PORT: '0', IMR_LOG_LEVEL: 'warn', ...profiling() });
-      procs.push(imr);
-      const addr = `127.0.0.1:${imr.ready.port}`;
-      const [a, b] = await Promise.all([im(addr), im(addr)]);
-      procs.push(a, b);
-      portA = a.ready.tcp as number;
-      portB = b.ready.tcp as number;
-    } else {
-      const a = await im();
-      procs.push(a);
-      portA = portB = a.ready.tcp as number;
-    }
     const senders = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portA, 1 + i)));
     const receivers = await Promise.all(Array.from({ length: PAIRS }, (_, i) => client(portB, 10_001 + i)));
-    await new Promise((r) => setTimeout(r, 500)); // subscriptions reach the router
+    await new Promise((r) => setTimeout(r, 500)); // subscriptions reach the router or NATS
     const max = await drive(senders, receivers, SECONDS, WINDOW);
     const half = await drive(senders, receivers, SECONDS, WINDOW, max.perSec / 2);
     const quarter = await drive(senders, receivers, SECONDS, WINDOW, max.perSec / 4);
@@ -71,7 +62,7 @@ async function scenario(cross: boolean): Promise<Sweep> {
     for (const c of [...senders, ...receivers]) c.destroy();
     return { max, half, quarter, low };
   } finally {
-    for (const p of procs.reverse()) await p.stop();
+    await stop();
   }
 }
 
@@ -140,22 +131,52 @@ function corkedThroughput(): Promise<number> {
 }
 
 if (STORE === 'postgres') pg = await startPostgres({ durable: true });
-const single = await scenario(false);
-const cross = await scenario(true);
+const nats = await natsCluster();
+const single = await scenario('single', nats);
+const runs: Record<Backplane, Sweep[]> = { router: [], nats: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const b of (r % 2 === 0 ? ['router', 'nats'] : ['nats', 'router']) as Backplane[]) runs[b].push(await scenario(b, nats));
+}
+const rooms: Record<Backplane, number> = { router: 0, nats: 0 };
+const storms: Partial<Record<Backplane, Storm>> = {};
+for (const b of ['router', 'nats'] as Backplane[]) {
+  const s = await linked(b, 3, nats, { IM_STORE: 'off' });
+  try {
+    rooms[b] = await roomFanout(s.ports, ROOM_MEMBERS, SECONDS, 64);
+    storms[b] = await loginStorm(b, s, nats, STORM_USERS);
+  } finally {
+    await s.stop();
+  }
+}
+await nats.stop();
 await pg?.stop();
 
-console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s, store ${STORE}${pg ? ' (PostgreSQL, fsync on)' : ''}`);
+/** The round with the median max rate. */
+const median = (xs: Sweep[]) => [...xs].sort((a, b) => a.max.perSec - b.max.perSec)[Math.floor(xs.length / 2)]!;
+const router = median(runs.router);
+const natsRun = median(runs.nats);
+const rows = [['inside one server (reference)', single], ['server A → router → server B', router], ['server A → NATS (2 nodes) → server B', natsRun]] as const;
+
+console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s, store ${STORE}${pg ? ' (PostgreSQL, fsync on)' : ''}, ${ROUNDS} round(s) alternating (median)`);
 console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/s | p50 ms | p99 ms | vs one server |');
 console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
+for (const [name, r] of rows) {
   console.log(`| ${name} | ${fmt(r.max.perSec)} | ${r.max.p50.toFixed(2)} | ${r.max.p99.toFixed(2)} | ${fmt(r.half.perSec)} | ${r.half.p50.toFixed(2)} | ${r.half.p99.toFixed(2)} | ${(r.max.perSec / single.max.perSec).toFixed(2)} |`);
 }
+console.log(`\nNATS against the router, max rate, each round: ${runs.nats.map((n, i) => (n.max.perSec / runs.router[i]!.max.perSec).toFixed(2)).join(', ')}`);
 console.log('\n## latency by rate: p50 / p99 ms');
 console.log('| path | max | half | quarter | 2,000/s |');
 console.log('|---|---|---|---|---|');
-for (const [name, r] of [['inside one server (reference)', single], ['server A → router → server B', cross]] as const) {
+for (const [name, r] of rows) {
   const cell = (x: Result) => `${fmt(x.perSec)}/s: ${x.p50.toFixed(2)} / ${x.p99.toFixed(2)}`;
   console.log(`| ${name} | ${cell(r.max)} | ${cell(r.half)} | ${cell(r.quarter)} | ${cell(r.low)} |`);
+}
+console.log(`\n## room fan-out across three servers (${ROOM_MEMBERS} members each, one sender, window 64) and a login storm (${STORM_USERS} users on one server)`);
+console.log('| backplane | room deliveries/s | storm: users subscribed/s | NATS node CPU ms per 1,000 users | NATS node memory per subscription |');
+console.log('|---|---:|---:|---:|---:|');
+for (const b of ['router', 'nats'] as Backplane[]) {
+  const st = storms[b]!;
+  console.log(`| ${b} | ${fmt(rooms[b])} | ${fmt(st.perSec)} | ${st.natsCpuMsPerK?.toFixed(0) ?? '–'} | ${st.natsBytesPerSub === undefined ? '–' : `${Math.round(st.natsBytesPerSub)} B`} |`);
 }
 if (STORE === 'off') {
   const batched = await linkThroughput(256 * 1024);

@@ -1,7 +1,7 @@
 /**
  * The NATS subjects of one cluster of access servers, each behind the cluster's prefix:
- *   PREFIX.u.APPID.UID    a user's messages (held by every server with a connection of it)
- *   PREFIX.p.APPID.UID    a user's presence (held while a connection of it is online)
+ *   PREFIX.u.APPID.UID    a user's messages: every server holding a connection of the user
+ *   PREFIX.p.APPID.UID    a user's presence: every server holding an online connection of it
  *   PREFIX.r.APPID.ROOM   a room's messages
  *   PREFIX.g.APPID        super-group messages (every server fans them out to its members)
  */

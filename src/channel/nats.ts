@@ -1,7 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { readFileSync } from 'node:fs';
 import {
-  connect, credsAuthenticator, errors, nkeyAuthenticator, type Authenticator, type Msg, type NatsConnection, type NodeConnectionOptions, type Subscription,
+  connect, createInbox, credsAuthenticator, errors, nkeyAuthenticator, type Authenticator, type Msg, type NatsConnection, type NodeConnectionOptions, type Subscription,
 } from '@nats-io/transport-node';
 import {
   Cmd, HEADER_SIZE, PROTOCOL_VERSION, ProtocolError, Route, codecs, framed, outFrame, parseFrame, readI64,
@@ -12,10 +12,11 @@ import type { Logger } from '../log/logger.ts';
 import { nowNs, routeMessage, type ChannelVisitor } from '../threads/channel-wire.ts';
 import { threadMemory } from '../threads/memory.ts';
 import { RateLimitedLog } from '../log/rate-limited.ts';
-import { pushItems, type PushSink } from '../push/push.ts';
+import type { PushSink } from '../push/push.ts';
 import { ShardSide } from './shard-side.ts';
 import { desiredState, Told } from './told.ts';
 import { NatsSubjects } from './nats-subjects.ts';
+import { HELD_OFFLINE, NatsOfflinePush, type Question } from './nats-push.ts';
 import type { ChannelStats } from './channel.ts';
 
 const PUSH = codecs.PUSH.forVersion(0);
@@ -24,8 +25,28 @@ const PING_INTERVAL_MS = 2000;
 const MAX_PINGS_OUT = 2;
 /** Between two dials of the same node; another node of the pool is dialled at once. */
 const RECONNECT_WAIT_MS = 250;
-/** How long a presence question (is this user online on some server?) may take before the push goes out anyway. */
-const PRESENCE_TIMEOUT_MS = 1000;
+/**
+ * How long "no responders" may take to come back for a user online nowhere. A question it
+ * has not answered by then was taken by a server holding the user online: no push.
+ */
+const PRESENCE_TIMEOUT_MS = 500;
+const SWEEP_MS = 100;
+/**
+ * A turn's messages for one user travel as one NATS message of their router frames, up to
+ * this size: under load a user's messages come in bursts (a sender's window, a group's
+ * burst), and each NATS message costs the client its protocol line and the server a route.
+ */
+const COALESCE_BYTES = 64 * 1024;
+
+/** A user's messages of this turn, published together at its end. */
+interface Staged {
+  appid: number;
+  uid: number;
+  frames: Uint8Array[];
+  bytes: number;
+  /** Asks whether the user is online somewhere (an offline push waits on the answer). */
+  question: Question | undefined;
+}
 const EMPTY = new Uint8Array(0);
 const held = new RateLimitedLog(10_000);
 
@@ -50,13 +71,12 @@ export type StartProblem = string | null;
  * cluster, instead of routers. Shards see no difference (ChannelVisitor); what is published
  * is the router frame a router would have forwarded, so the receiving side is the same.
  *
- * Interest follows the subscriber table as router subscriptions do: a user counted here
- * (any connection) is subscribed on its user subject, and while one of its connections is
- * online also on its presence subject; a room on its room subject; super-group messages
- * go to every server. Publishes are never echoed back to this connection (noEcho): this
- * server delivered them locally already. Offline push is decided here, as exactly as the
- * router decides it: a presence request that no server answers ("no responders", decided
- * by NATS from the cluster's interest) means online nowhere.
+ * Interest follows the subscriber table as router subscriptions do: a user counted here (any
+ * connection) is subscribed on its user subject, and while one of its connections is online
+ * also on its presence subject (nats-subjects.ts); a room on its room subject; super-group
+ * messages go to every server. Publishes are never echoed back to this connection (noEcho):
+ * this server delivered them locally already. Offline push is decided here, as exactly as
+ * the router decides it, from NATS's own "no responders" answers (nats-push.ts).
  *
  * The client reconnects to another node by itself and sends its subscriptions again; what
  * is published while no node is reachable is held here, bounded, oldest dropped.
@@ -67,32 +87,53 @@ export class NatsChannel implements ChannelVisitor {
   readonly #subjects: NatsSubjects;
   #nc: NatsConnection | undefined;
   state: 'connecting' | 'up' | 'down' | 'stopped' = 'connecting';
-  /** Subscriptions by key: a user's deliveries, its presence, a room. */
+  /** Subscriptions by key: a user's or a room's messages; a user's presence. */
   readonly #subs = new Map<string, Subscription>();
   readonly #online = new Map<string, Subscription>();
+  /**
+   * Messages for users, published at the end of the turn, so that an offline push of the
+   * same message that comes right after (a separate item from the shard) rides on it as its
+   * reply subject instead of a publish of its own.
+   */
+  #staged: Staged[] = [];
+  readonly #stagedBy = new Map<string, Staged>();
+  readonly #push: NatsOfflinePush;
+  readonly #sweep: NodeJS.Timeout;
   #held: [string, Uint8Array][] = [];
   #heldBytes = 0;
   #published = 0;
   #received = 0;
   #dropped = 0;
   #connects = 0;
-  #pushChecks = 0;
   readonly #onMsg = (err: Error | null, m: Msg) => {
     if (err !== null) return;
-    this.#received++;
+    // A message that asks after its receiver (an offline push waits on it): this server
+    // answers when it holds the user with no connection online (nats-push.ts).
+    if (m.reply !== undefined && m.reply !== '') this.#answer(m);
     const d = m.data;
-    const f = parseFrame(Buffer.from(d.buffer, d.byteOffset, d.byteLength));
-    if (f instanceof ProtocolError) return void this.#side.invalid++;
-    this.#side.deliver(f);
+    if (d.length === 0) return; // the question alone
+    this.#received++;
+    // One router frame, or a user's frames of one turn back to back.
+    const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+    for (let at = 0; at < b.length;) {
+      const end = at + HEADER_SIZE + (b.length - at >= 4 ? b.readInt32BE(at) : 0);
+      const f = parseFrame(b.subarray(at, end));
+      if (f instanceof ProtocolError) return void this.#side.invalid++;
+      this.#side.deliver(f);
+      at = end;
+    }
   };
-  readonly #onPresence = (err: Error | null, m: Msg) => {
-    if (err === null) m.respond(EMPTY);
-  };
+  readonly #onPresence = () => {};
+  readonly #flush = () => this.#publishStaged();
 
   constructor(o: NatsChannelOptions) {
     this.#o = o;
     this.#subjects = new NatsSubjects(o.nats.prefix);
     this.#side = new ShardSide(o.table, o.shards, this);
+    this.#push = new NatsOfflinePush(o.push, createInbox(), PRESENCE_TIMEOUT_MS,
+      (q, reply) => this.#send(this.#subjects.presence(q.appid, q.uid), EMPTY, reply));
+    this.#sweep = setInterval(() => this.#push.sweep(), SWEEP_MS);
+    this.#sweep.unref();
   }
 
   /**
@@ -142,6 +183,7 @@ export class NatsChannel implements ChannelVisitor {
       kind === Kind.USER ? users++ : rooms++;
     });
     nc.subscribe(this.#subjects.groups(), { callback: this.#onMsg });
+    nc.subscribe(this.#push.replies, { callback: this.#push.answer });
     this.#o.log.info({ server: nc.getServer(), users, rooms }, 'NATS connected; subscribed');
     this.#release();
     void this.#watch(nc);
@@ -173,7 +215,8 @@ export class NatsChannel implements ChannelVisitor {
     // Drain: what was published goes out, and other servers stop sending here at once.
     await Promise.race([nc.drain(), new Promise((r) => setTimeout(r, 2000).unref())]).catch(() => {});
     await nc.close().catch(() => {});
-    await this.#o.push.close();
+    clearInterval(this.#sweep);
+    await this.#push.close();
   }
 
   setShard(index: number, port: MessagePort): void {
@@ -195,7 +238,7 @@ export class NatsChannel implements ChannelVisitor {
       dispatched: this.#side.dispatched,
       invalid: this.#side.invalid,
       latencyUs: this.#side.latencySummary(),
-      push: { ...this.#o.push.stats(), checks: this.#pushChecks },
+      push: this.#push.stats(),
       ...threadMemory(),
     };
   }
@@ -210,48 +253,77 @@ export class NatsChannel implements ChannelVisitor {
   publish(routerCmd: number, receiver: number, frame: Buffer): void {
     if (routerCmd === Cmd.PUSH) return this.#pushFrame(frame);
     const appid = readI64(frame, HEADER_SIZE + Route.APPID);
-    const subject = routerCmd === Cmd.PUBLISH ? this.#subjects.user(appid, receiver)
-      : routerCmd === Cmd.PUBLISH_ROOM ? this.#subjects.room(appid, receiver)
-      : this.#subjects.group(appid);
-    this.#send(subject, frame);
+    if (routerCmd === Cmd.PUBLISH) return this.#stage(appid, receiver, frame);
+    this.#send(routerCmd === Cmd.PUBLISH_ROOM ? this.#subjects.room(appid, receiver) : this.#subjects.group(appid), frame);
   }
 
   publishEach(cmd: number, flag: number, appid: number, receivers: number[], msgids: number[], body: Buffer): void {
     const inner = framed(outFrame(cmd, flag, body), PROTOCOL_VERSION);
     const at = nowNs();
-    for (let i = 0; i < receivers.length; i++) {
-      this.#send(this.#subjects.user(appid, receivers[i]!), routeMessage(Cmd.PUBLISH, appid, receivers[i]!, msgids[i]!, inner, at));
-    }
+    for (let i = 0; i < receivers.length; i++) this.#stage(appid, receivers[i]!, routeMessage(Cmd.PUBLISH, appid, receivers[i]!, msgids[i]!, inner, at));
   }
 
   push(cmd: number, flag: number, appid: number, receivers: number[], body: Buffer): void {
-    void this.#pushOffline(appid, receivers, framed(outFrame(cmd, flag, body), PROTOCOL_VERSION));
-  }
-
-  /** A PUSH router frame (one receiver, made by the shard): decoded and pushed as `push` would. */
-  #pushFrame(frame: Buffer): void {
-    const m = PUSH.decode(frame, HEADER_SIZE, frame.length);
-    if (m instanceof ProtocolError) return void this.#side.invalid++;
-    void this.#pushOffline(m.appid, m.receivers, m.message);
+    this.#pushOffline(appid, receivers, framed(outFrame(cmd, flag, body), PROTOCOL_VERSION));
   }
 
   /**
-   * The receivers (none online on this server) that no server has online get their push
-   * items. With no NATS node reachable, nobody can be asked: every one is pushed.
+   * A PUSH router frame to one receiver, as the shard writes it for each peer message to a
+   * user not online there (threads/channel-wire.ts, writePushTo): read in place, no decoder
+   * objects, since nearly every one is settled without a push.
    */
-  async #pushOffline(appid: number, receivers: readonly number[], message: Buffer): Promise<void> {
-    const nc = this.#nc;
-    let offline: number[] = [...receivers];
-    if (nc !== undefined && this.state === 'up') {
-      const online = await Promise.all(receivers.map((uid) => nc.request(this.#subjects.presence(appid, uid), EMPTY, { timeout: PRESENCE_TIMEOUT_MS })
-        // No responders: no server has the user online. A timeout: one that has it does not
-        // answer (it hangs), and cannot deliver either: push.
-        .then(() => true, () => false)));
-      offline = receivers.filter((_, i) => !online[i]);
+  #pushFrame(frame: Buffer): void {
+    const b = HEADER_SIZE;
+    if (frame.length < b + 20 || frame.readUInt16BE(b + 8) !== 1) {
+      const m = PUSH.decode(frame, b, frame.length);
+      if (m instanceof ProtocolError) return void this.#side.invalid++;
+      return this.#pushOffline(m.appid, m.receivers, m.message);
     }
-    this.#pushChecks += receivers.length;
-    const items = pushItems(appid, offline, message);
-    if (items.length > 0) this.#o.push.push(items);
+    const len = frame.readInt16BE(b + 18);
+    this.#pushOffline(readI64(frame, b), [readI64(frame, b + 10)], frame.subarray(b + 20, b + 20 + len));
+  }
+
+  #stage(appid: number, uid: number, frame: Uint8Array): void {
+    if (this.#staged.length === 0) queueMicrotask(this.#flush);
+    const key = `${appid}:${uid}`;
+    let m = this.#stagedBy.get(key);
+    if (m === undefined || m.bytes + frame.length > COALESCE_BYTES) {
+      m = { appid, uid, frames: [], bytes: 0, question: undefined };
+      this.#stagedBy.set(key, m);
+      this.#staged.push(m);
+    }
+    m.frames.push(frame);
+    m.bytes += frame.length;
+  }
+
+  #publishStaged(): void {
+    const staged = this.#staged;
+    this.#staged = [];
+    this.#stagedBy.clear();
+    for (const m of staged) {
+      const data = m.frames.length === 1 ? m.frames[0]! : Buffer.concat(m.frames, m.bytes);
+      this.#send(this.#subjects.user(m.appid, m.uid), data, m.question && this.#push.replyTo(m.question));
+    }
+  }
+
+  /**
+   * Asks after each receiver (none online on this server): on the message published to it
+   * in this turn when there is one, else with a question of its own (an empty message on its
+   * user subject). With no NATS node reachable, nobody can be asked: every one is pushed.
+   */
+  #pushOffline(appid: number, receivers: readonly number[], message: Buffer): void {
+    if (this.state !== 'up') return this.#push.pushAll(appid, receivers, message);
+    const batch = this.#push.batch(appid, message, receivers.length);
+    for (const uid of receivers) {
+      const m = this.#stagedBy.get(`${appid}:${uid}`);
+      if (m === undefined) {
+        this.#send(this.#subjects.user(appid, uid), EMPTY, this.#push.replyTo(this.#push.ask(appid, uid, batch)));
+      } else if (m.question === undefined) {
+        m.question = this.#push.ask(appid, uid, batch);
+      } else {
+        m.question.batches.push(batch);
+      }
+    }
   }
 
   /** Subscribes or unsubscribes the key's subjects to match its count in the table. */
@@ -279,9 +351,17 @@ export class NatsChannel implements ChannelVisitor {
     }
   }
 
-  #send(subject: string, data: Uint8Array): void {
+  /** Answers a message's question when this server holds its user, none of the user's connections online. */
+  #answer(m: Msg): void {
+    const t = m.subject.split('.');
+    const appid = Number(t[t.length - 2]);
+    const uid = Number(t[t.length - 1]);
+    if (desiredState(Kind.USER, this.#o.table.count(Kind.USER, appid, uid)) === Told.OFFLINE) m.respond(HELD_OFFLINE);
+  }
+
+  #send(subject: string, data: Uint8Array, reply?: string): void {
     if (this.state === 'up') {
-      this.#nc!.publish(subject, data);
+      this.#nc!.publish(subject, data, reply === undefined ? undefined : { reply });
       this.#published++;
       return;
     }

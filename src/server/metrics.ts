@@ -107,7 +107,7 @@ export function serverMetrics(pool: PoolQueries, table: SubscriberTable): Regist
   mirrored('im_nats_dropped_total', 'Publishes dropped while no NATS node was reachable (over IM_CHANNEL_QUEUE_LIMIT or _BYTES)', ['server'], nats((l) => l.dropped));
   const push = (f: (p: NonNullable<NonNullable<Snapshot['channel']>['push']>) => number) => (s: Snapshot): [Record<string, string>, number][] =>
     (s.channel?.push === undefined ? [] : [[{}, f(s.channel.push)]]);
-  mirrored('im_push_checks_total', 'Receivers asked after through NATS before an offline push (online on some server or not)', [], push((p) => p.checks));
+  mirrored('im_push_checks_total', 'Receivers whose offline push was decided through NATS (pushed, or found online on some server)', [], push((p) => p.checks));
   mirrored('im_push_queued_total', 'Offline push items this server made (linked through NATS)', [], push((p) => p.queued));
   mirrored('im_push_pushed_total', 'Offline push items Redis took', [], push((p) => p.pushed));
   mirrored('im_push_dropped_total', 'Offline push items dropped (Redis away past the buffer, or refused)', [], push((p) => p.dropped));

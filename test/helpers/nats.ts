@@ -27,6 +27,8 @@ export interface NatsCluster {
   /** SIGSTOP / SIGCONT: the node hangs (its sockets open, nothing answered), then resumes. */
   pause(i: number): void;
   resume(i: number): void;
+  /** The node's process id (for its CPU and memory). */
+  pid(i: number): number;
   /** The node's monitoring endpoint (`/varz`, `/connz`, `/subsz`, …). */
   monitor(i: number, path: string): Promise<any>;
   stop(): Promise<void>;
@@ -72,7 +74,12 @@ export async function startNats(o: { size?: number; extra?: string } = {}): Prom
     }
   };
   for (const n of nodes) launch(n);
-  await ready(nodes.map((_, i) => i));
+  try {
+    await ready(nodes.map((_, i) => i));
+  } catch (err) {
+    for (const n of nodes) n.proc?.kill('SIGKILL');
+    throw err;
+  }
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
   return {
     urls,
@@ -88,6 +95,7 @@ export async function startNats(o: { size?: number; extra?: string } = {}): Prom
       launch(nodes[i]!);
       await ready(nodes.map((_, k) => k).filter((k) => nodes[k]!.proc?.exitCode === null && nodes[k]!.proc?.signalCode === null));
     },
+    pid: (i) => nodes[i]!.proc!.pid!,
     pause: (i) => void nodes[i]!.proc?.kill('SIGSTOP'),
     resume: (i) => void nodes[i]!.proc?.kill('SIGCONT'),
     monitor,
