@@ -8,10 +8,13 @@ import type { ImClient } from '../src/client/index.ts';
 import { cpuSeconds, memoryKiB } from './proc.ts';
 import { SECRET, client } from './peer-load.ts';
 
-export type Backplane = 'router' | 'nats';
+/** A router; NATS with the servers on different nodes of the cluster; NATS with them all on one node. */
+export type Backplane = 'router' | 'nats' | 'nats1';
 
 export interface Servers {
   ports: number[];
+  /** Each server's HTTP port (the servers run with IM_TEST_HOOKS: /debug/gc). */
+  http: number[];
   stop(): Promise<void>;
 }
 
@@ -40,11 +43,13 @@ export async function linked(kind: Backplane, n: number, nats: NatsCluster, env:
     procs.push(router);
   }
   for (let i = 0; i < n; i++) {
-    procs.push(await im({ ...env, ...(kind === 'router' ? { IM_ROUTE_ADDRS: `127.0.0.1:${router!.ready.port}` } : { IM_NATS_URL: nats.urls[i % nats.urls.length]! }) }));
+    const node = kind === 'nats1' ? 0 : i % nats.urls.length;
+    procs.push(await im({ ...env, IM_TEST_HOOKS: '1', ...(kind === 'router' ? { IM_ROUTE_ADDRS: `127.0.0.1:${router!.ready.port}` } : { IM_NATS_URL: nats.urls[node]! }) }));
   }
   return {
     router,
     ports: procs.filter((p) => p !== router).map((p) => p.ready.tcp as number),
+    http: procs.filter((p) => p !== router).map((p) => p.ready.http as number),
     async stop() {
       for (const p of procs.reverse()) await p.stop();
     },
@@ -110,7 +115,20 @@ export async function roomFanout(ports: number[], perServer: number, seconds: nu
   return perSec;
 }
 
-export interface Storm { perSec: number; natsCpuMsPerK?: number; natsBytesPerSub?: number }
+export interface Storm {
+  perSec: number;
+  /** The Channel thread's heap per user after a full GC: what the link keeps per user (router state, or the NATS client's subscription). */
+  channelBytesPerUser: number;
+  natsCpuMsPerK?: number;
+  natsBytesPerSub?: number;
+}
+
+/** The Channel thread's V8 heap in use on the server at `httpPort`, after a full GC. */
+async function channelHeap(httpPort: number): Promise<number> {
+  await fetch(`http://127.0.0.1:${httpPort}/debug/gc`, { method: 'POST' });
+  const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+  return Number(/im_thread_memory_bytes\{thread="channel",kind="heap"\} (\d+)/.exec(text)?.[1] ?? NaN);
+}
 
 /**
  * A login storm: `users` clients log in on the first server at once; timed until the
@@ -125,13 +143,14 @@ export async function loginStorm(kind: Backplane, s: Servers & { router?: Starte
     return body.reduce((n, a) => n + a.users.length, 0);
   };
   // What an earlier load left is still being unsubscribed: start from a count that holds still.
-  let before = kind === 'nats' ? await subs() : 0;
-  for (let still = 0; kind === 'nats' && still < 5; still++) {
+  let before = kind !== 'router' ? await subs() : 0;
+  for (let still = 0; kind !== 'router' && still < 5; still++) {
     await new Promise((r) => setTimeout(r, 100));
     const now = await subs();
     if (now !== before) still = -1;
     before = now;
   }
+  const heap0 = await channelHeap(s.http[0]!);
   const pid = nats.pid(0);
   const cpu0 = cpuSeconds(pid);
   const mem0 = memoryKiB(pid).rss;
@@ -140,13 +159,13 @@ export async function loginStorm(kind: Backplane, s: Servers & { router?: Starte
   for (let b = 0; b < users; b += 250) {
     clients.push(...await Promise.all(Array.from({ length: Math.min(250, users - b) }, (_, i) => client(s.ports[0]!, 100_000 + b + i))));
   }
-  // Each user is two subscriptions through NATS (its messages, its presence).
-  await until(async () => (kind === 'nats' ? (await subs()) - before >= 2 * users : (await routerUsers()) >= users), 60_000, 'the storm subscribed');
+  // Each user is one subscription through NATS (its subject).
+  await until(async () => (kind !== 'router' ? (await subs()) - before >= users : (await routerUsers()) >= users), 60_000, 'the storm subscribed');
   const secs = (performance.now() - t0) / 1000;
-  const out: Storm = { perSec: users / secs };
-  if (kind === 'nats') {
+  const out: Storm = { perSec: users / secs, channelBytesPerUser: ((await channelHeap(s.http[0]!)) - heap0) / users };
+  if (kind !== 'router') {
     out.natsCpuMsPerK = ((cpuSeconds(pid) - cpu0) * 1000) / (users / 1000);
-    out.natsBytesPerSub = ((memoryKiB(pid).rss - mem0) * 1024) / (2 * users);
+    out.natsBytesPerSub = ((memoryKiB(pid).rss - mem0) * 1024) / users;
   }
   for (const c of clients) c.destroy();
   return out;

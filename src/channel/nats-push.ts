@@ -17,12 +17,16 @@ export interface Question {
   uid: number;
   batches: PushBatch[];
   at: number;
-  /** A server holding the user offline answered: now its presence subject is asked. */
+  /** A server holding the user offline answered: now servers holding it online are asked to say so. */
   probing: boolean;
 }
 
 /** What a server that holds the user, none of its connections online, answers a message with a reply subject. */
 export const HELD_OFFLINE = new TextEncoder().encode('offline');
+/** The second question, on the user's subject: is it online on your server? */
+export const ONLINE_QUESTION = new TextEncoder().encode('?');
+/** What a server holding the user online answers the second question. */
+export const ONLINE_HERE = new TextEncoder().encode('online');
 
 /**
  * Offline push decided through NATS, as exactly as a router decides it, and in the common
@@ -33,9 +37,11 @@ export const HELD_OFFLINE = new TextEncoder().encode('offline');
  *   nowhere, pushed.
  * - A server holding the user online takes it in silence: a question no one answers within
  *   `timeoutMs` is settled as online, no push.
- * - A server holding the user with no connection online answers HELD_OFFLINE; then the
- *   user's presence subject, which only servers holding it online subscribe, is asked with
- *   an empty message: "no responders" there means online nowhere, pushed.
+ * - A server holding the user with no connection online answers HELD_OFFLINE; then every
+ *   server holding the user is asked ONLINE_QUESTION, which only one holding it online
+ *   answers (ONLINE_HERE: no push); no such answer within `timeoutMs`: pushed. This second
+ *   round happens only for users with such a connection (a web client with notifications
+ *   on), so a user costs NATS one subscription, not one for messages and one for presence.
  *
  * A message to many users (a group) is pushed once all its receivers are settled, as one
  * item, in the layout the router writes.
@@ -50,7 +56,7 @@ export class NatsOfflinePush {
   #next = 1;
   checks = 0;
 
-  /** `probe` publishes the empty question on a user's presence subject with `reply`. */
+  /** `probe` publishes ONLINE_QUESTION on the user's subject with `reply`. */
   constructor(sink: PushSink, inbox: string, timeoutMs: number, probe: (q: Question, reply: string) => void) {
     this.#sink = sink;
     this.#inbox = inbox;
@@ -87,7 +93,7 @@ export class NatsOfflinePush {
     if (items.length > 0) this.#sink.push(items);
   }
 
-  /** A message on the reply subject: "no responders" settles its question as offline; HELD_OFFLINE asks the presence subject. */
+  /** A message on the reply subject: "no responders" (offline), HELD_OFFLINE (ask again), ONLINE_HERE (online). */
   readonly answer = (err: Error | null, m: Msg): void => {
     if (err !== null) return;
     const id = Number(m.subject.slice(this.#inbox.length + 1));
@@ -95,12 +101,13 @@ export class NatsOfflinePush {
     if (q === undefined) return;
     if (m.headers?.code === 503) {
       this.#open.delete(id);
-      for (const b of q.batches) {
-        b.offline.push(q.uid);
-        this.#settle(b);
-      }
-    } else if (!q.probing && m.data.length > 0) {
-      // Re-filed as a new question (its own id), asked on the presence subject.
+      this.#settleAll(q, true);
+    } else if (q.probing) {
+      if (m.data.length !== ONLINE_HERE.length) return;
+      this.#open.delete(id);
+      this.#settleAll(q, false);
+    } else if (m.data.length === HELD_OFFLINE.length) {
+      // Re-filed as a new question (its own id): the second round.
       this.#open.delete(id);
       const next: Question = { ...q, id: this.#next++, at: performance.now(), probing: true };
       this.#open.set(next.id, next);
@@ -108,12 +115,16 @@ export class NatsOfflinePush {
     }
   };
 
-  /** Questions older than the timeout were taken by a server holding the user online: settled, no push. */
+  /**
+   * Questions older than the timeout: a first one was taken by a server holding the user
+   * online (no push); a second one, asked only of servers holding the user, found none
+   * holding it online (push).
+   */
   sweep(now = performance.now()): void {
     for (const [id, q] of this.#open) {
       if (now - q.at < this.#timeoutMs) break;
       this.#open.delete(id);
-      for (const b of q.batches) this.#settle(b);
+      this.#settleAll(q, q.probing);
     }
   }
 
@@ -123,6 +134,13 @@ export class NatsOfflinePush {
 
   close(): Promise<void> {
     return this.#sink.close();
+  }
+
+  #settleAll(q: Question, offline: boolean): void {
+    for (const b of q.batches) {
+      if (offline) b.offline.push(q.uid);
+      this.#settle(b);
+    }
   }
 
   #settle(b: PushBatch): void {

@@ -1,7 +1,6 @@
 /**
  * The NATS subjects of one cluster of access servers, each behind the cluster's prefix:
  *   PREFIX.u.APPID.UID    a user's messages: every server holding a connection of the user
- *   PREFIX.p.APPID.UID    a user's presence: every server holding an online connection of it
  *   PREFIX.r.APPID.ROOM   a room's messages
  *   PREFIX.g.APPID        super-group messages (every server fans them out to its members)
  */
@@ -14,10 +13,6 @@ export class NatsSubjects {
 
   user(appid: number, uid: number): string {
     return `${this.#p}.u.${appid}.${uid}`;
-  }
-
-  presence(appid: number, uid: number): string {
-    return `${this.#p}.p.${appid}.${uid}`;
   }
 
   room(appid: number, room: number): string {

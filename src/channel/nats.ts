@@ -16,7 +16,7 @@ import type { PushSink } from '../push/push.ts';
 import { ShardSide } from './shard-side.ts';
 import { desiredState, Told } from './told.ts';
 import { NatsSubjects } from './nats-subjects.ts';
-import { HELD_OFFLINE, NatsOfflinePush, type Question } from './nats-push.ts';
+import { HELD_OFFLINE, NatsOfflinePush, ONLINE_HERE, ONLINE_QUESTION, type Question } from './nats-push.ts';
 import type { ChannelStats } from './channel.ts';
 
 const PUSH = codecs.PUSH.forVersion(0);
@@ -72,9 +72,8 @@ export type StartProblem = string | null;
  * is the router frame a router would have forwarded, so the receiving side is the same.
  *
  * Interest follows the subscriber table as router subscriptions do: a user counted here (any
- * connection) is subscribed on its user subject, and while one of its connections is online
- * also on its presence subject (nats-subjects.ts); a room on its room subject; super-group
- * messages go to every server. Publishes are never echoed back to this connection (noEcho):
+ * connection) is subscribed on its user subject (nats-subjects.ts); a room on its room
+ * subject; super-group messages go to every server. Publishes are never echoed back to this connection (noEcho):
  * this server delivered them locally already. Offline push is decided here, as exactly as
  * the router decides it, from NATS's own "no responders" answers (nats-push.ts).
  *
@@ -87,9 +86,8 @@ export class NatsChannel implements ChannelVisitor {
   readonly #subjects: NatsSubjects;
   #nc: NatsConnection | undefined;
   state: 'connecting' | 'up' | 'down' | 'stopped' = 'connecting';
-  /** Subscriptions by key: a user's or a room's messages; a user's presence. */
+  /** Subscriptions by key: a user's or a room's messages. */
   readonly #subs = new Map<string, Subscription>();
-  readonly #online = new Map<string, Subscription>();
   /**
    * Messages for users, published at the end of the turn, so that an offline push of the
    * same message that comes right after (a separate item from the shard) rides on it as its
@@ -107,11 +105,11 @@ export class NatsChannel implements ChannelVisitor {
   #connects = 0;
   readonly #onMsg = (err: Error | null, m: Msg) => {
     if (err !== null) return;
-    // A message that asks after its receiver (an offline push waits on it): this server
-    // answers when it holds the user with no connection online (nats-push.ts).
-    if (m.reply !== undefined && m.reply !== '') this.#answer(m);
+    // A message that asks after its receiver (an offline push waits on it): answered when
+    // this server holds the user as the question asks (nats-push.ts).
     const d = m.data;
-    if (d.length === 0) return; // the question alone
+    if (m.reply !== undefined && m.reply !== '') this.#answer(m, d.length === ONLINE_QUESTION.length);
+    if (d.length <= ONLINE_QUESTION.length) return; // a question alone
     this.#received++;
     // One router frame, or a user's frames of one turn back to back.
     const b = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
@@ -123,7 +121,6 @@ export class NatsChannel implements ChannelVisitor {
       at = end;
     }
   };
-  readonly #onPresence = () => {};
   readonly #flush = () => this.#publishStaged();
 
   constructor(o: NatsChannelOptions) {
@@ -131,7 +128,7 @@ export class NatsChannel implements ChannelVisitor {
     this.#subjects = new NatsSubjects(o.nats.prefix);
     this.#side = new ShardSide(o.table, o.shards, this);
     this.#push = new NatsOfflinePush(o.push, createInbox(), PRESENCE_TIMEOUT_MS,
-      (q, reply) => this.#send(this.#subjects.presence(q.appid, q.uid), EMPTY, reply));
+      (q, reply) => this.#send(this.#subjects.user(q.appid, q.uid), ONLINE_QUESTION, reply));
     this.#sweep = setInterval(() => this.#push.sweep(), SWEEP_MS);
     this.#sweep.unref();
   }
@@ -197,7 +194,7 @@ export class NatsChannel implements ChannelVisitor {
       } else if (s.type === 'reconnect') {
         this.state = 'up';
         this.#connects++;
-        this.#o.log.info({ server: s.server, subscriptions: this.#subs.size + this.#online.size }, 'NATS reconnected; subscriptions sent again');
+        this.#o.log.info({ server: s.server, subscriptions: this.#subs.size }, 'NATS reconnected; subscriptions sent again');
         this.#release();
       } else if (s.type === 'staleConnection') {
         this.#o.log.warn({ server: nc.getServer() }, 'NATS server answers no PING: taken for down');
@@ -341,22 +338,16 @@ export class NatsChannel implements ChannelVisitor {
       const subject = kind === Kind.USER ? this.#subjects.user(appid, id) : this.#subjects.room(appid, id);
       this.#subs.set(key, nc.subscribe(subject, { callback: this.#onMsg }));
     }
-    if (kind !== Kind.USER) return;
-    const presence = this.#online.get(key);
-    if (state === Told.ONLINE && presence === undefined) {
-      this.#online.set(key, nc.subscribe(this.#subjects.presence(appid, id), { callback: this.#onPresence }));
-    } else if (state !== Told.ONLINE && presence !== undefined) {
-      presence.unsubscribe();
-      this.#online.delete(key);
-    }
   }
 
-  /** Answers a message's question when this server holds its user, none of the user's connections online. */
-  #answer(m: Msg): void {
+  /**
+   * A question on a user's subject: a message (or an empty one) asks whether the user is
+   * held here with no connection online; ONLINE_QUESTION whether it is held here online.
+   */
+  #answer(m: Msg, online: boolean): void {
     const t = m.subject.split('.');
-    const appid = Number(t[t.length - 2]);
-    const uid = Number(t[t.length - 1]);
-    if (desiredState(Kind.USER, this.#o.table.count(Kind.USER, appid, uid)) === Told.OFFLINE) m.respond(HELD_OFFLINE);
+    const state = desiredState(Kind.USER, this.#o.table.count(Kind.USER, Number(t[t.length - 2]), Number(t[t.length - 1])));
+    if (online ? state === Told.ONLINE : state === Told.OFFLINE) m.respond(online ? ONLINE_HERE : HELD_OFFLINE);
   }
 
   #send(subject: string, data: Uint8Array, reply?: string): void {

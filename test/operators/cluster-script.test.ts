@@ -44,10 +44,51 @@ test('the cluster script: an IM to an offline user on server A is synced from se
     assert.equal(r.messages.map((m) => (m.body as { content: Buffer }).content.toString()), ['while you were away']);
   } finally {
     for (const c of clients) c.destroy();
-    const exited = once(proc, 'exit');
-    proc.kill('SIGTERM');
-    const [code] = await exited;
-    assert.is(code, 0, out);
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = once(proc, 'exit');
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    assert.is(proc.exitCode, 0, out);
+  }
+});
+
+test('the cluster script on NATS: a three-node NATS cluster, and a message live from server A to server B', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'im-cluster-'));
+  const base = 20_000 + 30 * Math.floor(Math.random() * 300);
+  const proc = spawn(process.execPath, [builtEntry('src/cluster.ts')], {
+    env: { ...process.env, CLUSTER_BACKPLANE: 'nats', CLUSTER_BASE_PORT: String(base), IM_JWT_SECRET: SECRET, IM_STORE_DB: join(dir, 'messages.db'), IM_GROUP_DB: join(dir, 'groups.db') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const clients: ImClient[] = [];
+  try {
+    await eventually(() => out.includes('cluster up') || proc.exitCode !== null, 30_000, 'cluster up');
+    assert.match(out, new RegExp(`NATS +nats://127\\.0\\.0\\.1:${base + 2},`));
+    const on = async (port: number, uid: number) => {
+      const c = await ImClient.connect({ port, uid });
+      clients.push(c);
+      assert.is(await c.auth({ token: await signToken(SECRET, 7, uid), deviceId: `d${uid}` }), 0);
+      return c;
+    };
+    const a = await on(base + 10, 1);
+    const b = await on(base + 20, 2);
+    let got = false;
+    b.on('rt', () => { got = true; });
+    await eventually(() => {
+      a.sendRT({ receiver: 2, content: 'across NATS' });
+      return got;
+    }, 15_000, 'an RT across NATS');
+  } finally {
+    for (const c of clients) c.destroy();
+    if (proc.exitCode === null && proc.signalCode === null) {
+      const exited = once(proc, 'exit');
+      proc.kill('SIGTERM');
+      await exited;
+    }
+    assert.is(proc.exitCode, 0, out);
   }
 });
 
