@@ -7,7 +7,8 @@ interface PushBatch {
   /** The client frame, as the push items quote it. */
   message: Buffer;
   left: number;
-  offline: number[];
+  /** Made when the first receiver turns out to be offline: nearly every batch has none. */
+  offline: number[] | undefined;
 }
 
 /** Is `uid` online somewhere? Several messages to the user may wait on one question. */
@@ -71,7 +72,7 @@ export class NatsOfflinePush {
 
   /** A push of `message` to `receivers` users; each is then asked after with `ask`. */
   batch(appid: number, message: Buffer, receivers: number): PushBatch {
-    return { appid, message, left: receivers, offline: [] };
+    return { appid, message, left: receivers, offline: undefined };
   }
 
   /** A question about `uid`, for `batch` (more batches may join it while it is unsent). */
@@ -138,14 +139,14 @@ export class NatsOfflinePush {
 
   #settleAll(q: Question, offline: boolean): void {
     for (const b of q.batches) {
-      if (offline) b.offline.push(q.uid);
+      if (offline) (b.offline ??= []).push(q.uid);
       this.#settle(b);
     }
   }
 
   #settle(b: PushBatch): void {
     this.checks++;
-    if (--b.left > 0 || b.offline.length === 0) return;
+    if (--b.left > 0 || b.offline === undefined) return;
     const items = pushItems(b.appid, b.offline, b.message);
     if (items.length > 0) this.#sink.push(items);
   }

@@ -46,6 +46,8 @@ interface Staged {
   bytes: number;
   /** Asks whether the user is online somewhere (an offline push waits on the answer). */
   question: Question | undefined;
+  /** Staged for the same uid in another app, or earlier in this turn past COALESCE_BYTES. */
+  next: Staged | undefined;
 }
 const EMPTY = new Uint8Array(0);
 const held = new RateLimitedLog(10_000);
@@ -94,7 +96,7 @@ export class NatsChannel implements ChannelVisitor {
    * reply subject instead of a publish of its own.
    */
   #staged: Staged[] = [];
-  readonly #stagedBy = new Map<string, Staged>();
+  readonly #stagedBy = new Map<number, Staged>();
   readonly #push: NatsOfflinePush;
   readonly #sweep: NodeJS.Timeout;
   #held: [string, Uint8Array][] = [];
@@ -282,15 +284,21 @@ export class NatsChannel implements ChannelVisitor {
 
   #stage(appid: number, uid: number, frame: Uint8Array): void {
     if (this.#staged.length === 0) queueMicrotask(this.#flush);
-    const key = `${appid}:${uid}`;
-    let m = this.#stagedBy.get(key);
+    let m = this.#stagedFor(appid, uid);
     if (m === undefined || m.bytes + frame.length > COALESCE_BYTES) {
-      m = { appid, uid, frames: [], bytes: 0, question: undefined };
-      this.#stagedBy.set(key, m);
+      m = { appid, uid, frames: [], bytes: 0, question: undefined, next: this.#stagedBy.get(uid) };
+      this.#stagedBy.set(uid, m);
       this.#staged.push(m);
     }
     m.frames.push(frame);
     m.bytes += frame.length;
+  }
+
+  /** This turn's newest staged messages for the user, if any (keyed by uid, then appid: no key string a message). */
+  #stagedFor(appid: number, uid: number): Staged | undefined {
+    let m = this.#stagedBy.get(uid);
+    while (m !== undefined && m.appid !== appid) m = m.next;
+    return m;
   }
 
   #publishStaged(): void {
@@ -312,7 +320,7 @@ export class NatsChannel implements ChannelVisitor {
     if (this.state !== 'up') return this.#push.pushAll(appid, receivers, message);
     const batch = this.#push.batch(appid, message, receivers.length);
     for (const uid of receivers) {
-      const m = this.#stagedBy.get(`${appid}:${uid}`);
+      const m = this.#stagedFor(appid, uid);
       if (m === undefined) {
         this.#send(this.#subjects.user(appid, uid), EMPTY, this.#push.replyTo(this.#push.ask(appid, uid, batch)));
       } else if (m.question === undefined) {

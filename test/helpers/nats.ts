@@ -41,23 +41,46 @@ export interface NatsCluster {
  * route mesh is complete.
  */
 export async function startNats(o: { size?: number; extra?: string } = {}): Promise<NatsCluster> {
-  const size = o.size ?? 3;
+  // A port picked free can be taken by another test's process before the node binds it:
+  // the node then exits, and the whole cluster starts again on fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(o.size ?? 3, o.extra ?? '');
+    } catch (err) {
+      if (attempt === 3) throw err;
+    }
+  }
+}
+
+async function startOnce(size: number, extra: string): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'im-nats-'));
+  const taken = new Set<number>();
+  const port = async () => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) return taken.add(p), p;
+    }
+  };
   const nodes: Node[] = [];
   for (let i = 0; i < size; i++) {
-    nodes.push({ name: `n${i + 1}`, port: await freePort(), clusterPort: await freePort(), httpPort: await freePort(), config: join(dir, `n${i + 1}.conf`), proc: undefined });
+    nodes.push({ name: `n${i + 1}`, port: await port(), clusterPort: await port(), httpPort: await port(), config: join(dir, `n${i + 1}.conf`), proc: undefined });
   }
   for (const n of nodes) {
     const routes = nodes.filter((m) => m !== n).map((m) => `nats-route://127.0.0.1:${m.clusterPort}`);
     writeFileSync(n.config, [
       `server_name: ${n.name}`, `listen: 127.0.0.1:${n.port}`, `http: 127.0.0.1:${n.httpPort}`,
       ...(size > 1 ? [`cluster { name: im, listen: 127.0.0.1:${n.clusterPort}, routes: [${routes.join(', ')}] }`] : []),
-      o.extra ?? '',
+      extra,
     ].join('\n'));
   }
+  let failed = '';
   const launch = (n: Node) => {
-    n.proc = spawn('nats-server', ['-c', n.config], { stdio: 'ignore' });
-    n.proc.on('error', () => {});
+    const p = spawn('nats-server', ['-c', n.config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr!.on('data', (d: Buffer) => { err = (err + d).slice(-2000); });
+    p.on('error', (e) => { failed ||= `${n.name}: ${e.message} (is nats-server installed?)`; });
+    p.on('exit', (code, signal) => { if (signal === null) failed ||= `${n.name} exited with ${code}: ${err.trim().split('\n').at(-1) ?? ''}`; });
+    n.proc = p;
   };
   const monitor = async (i: number, path: string) => {
     const r = await fetch(`http://127.0.0.1:${nodes[i]!.httpPort}${path}`);
@@ -69,7 +92,8 @@ export async function startNats(o: { size?: number; extra?: string } = {}): Prom
     for (;;) {
       const ok = await Promise.all(which.map((i) => meshed(i)));
       if (ok.every(Boolean)) return;
-      if (Date.now() > end) throw new Error(`nats-server nodes ${which.join(', ')} did not form their cluster (is nats-server installed?)`);
+      if (failed !== '') throw new Error(`nats-server: ${failed}`);
+      if (Date.now() > end) throw new Error(`nats-server nodes ${which.join(', ')} did not form their cluster`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -78,6 +102,7 @@ export async function startNats(o: { size?: number; extra?: string } = {}): Prom
     await ready(nodes.map((_, i) => i));
   } catch (err) {
     for (const n of nodes) n.proc?.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   const urls = nodes.map((n) => `nats://127.0.0.1:${n.port}`);
