@@ -120,7 +120,8 @@ export interface Storm {
   /** The Channel thread's heap per user after a full GC: what the link keeps per user (router state, or the NATS client's subscription). */
   channelBytesPerUser: number;
   natsCpuMsPerK?: number;
-  natsBytesPerSub?: number;
+  /** Resident memory each NATS node grew by, per subscription: the node the server is on, then the two that hold the interest by route. */
+  natsBytesPerSub?: number[];
 }
 
 /** The Channel thread's V8 heap in use on the server at `httpPort`, after a full GC. */
@@ -153,7 +154,8 @@ export async function loginStorm(kind: Backplane, s: Servers & { router?: Starte
   const heap0 = await channelHeap(s.http[0]!);
   const pid = nats.pid(0);
   const cpu0 = cpuSeconds(pid);
-  const mem0 = memoryKiB(pid).rss;
+  const rss = () => [0, 1, 2].map((i) => memoryKiB(nats.pid(i)).rss);
+  const mem0 = rss();
   const t0 = performance.now();
   const clients: ImClient[] = [];
   for (let b = 0; b < users; b += 250) {
@@ -165,7 +167,8 @@ export async function loginStorm(kind: Backplane, s: Servers & { router?: Starte
   const out: Storm = { perSec: users / secs, channelBytesPerUser: ((await channelHeap(s.http[0]!)) - heap0) / users };
   if (kind !== 'router') {
     out.natsCpuMsPerK = ((cpuSeconds(pid) - cpu0) * 1000) / (users / 1000);
-    out.natsBytesPerSub = ((memoryKiB(pid).rss - mem0) * 1024) / users;
+    const mem1 = rss();
+    out.natsBytesPerSub = mem1.map((m, i) => ((m - mem0[i]!) * 1024) / users);
   }
   for (const c of clients) c.destroy();
   return out;

@@ -13,7 +13,8 @@
  * its default durability (fsync and synchronous_commit on), as a cluster runs it; the
  * router link's own table is left out then.
  * Run: npm run bench:cluster   (CLUSTER_PAIRS, CLUSTER_SECONDS, CLUSTER_WINDOW, CLUSTER_ROUNDS,
- * CLUSTER_STORE=off|postgres, CLUSTER_ROOM_MEMBERS per server, CLUSTER_STORM_USERS)
+ * CLUSTER_STORE=off|postgres, CLUSTER_ROOM_MEMBERS per server, CLUSTER_STORM_USERS,
+ * CLUSTER_PARTS=peer,room,storm,link to run some of it)
  */
 import net from 'node:net';
 import { once } from 'node:events';
@@ -33,6 +34,8 @@ const ROUNDS = Number(process.env.CLUSTER_ROUNDS ?? 1);
 const STORE = process.env.CLUSTER_STORE ?? 'off';
 const ROOM_MEMBERS = Number(process.env.CLUSTER_ROOM_MEMBERS ?? 100);
 const STORM_USERS = Number(process.env.CLUSTER_STORM_USERS ?? 5000);
+/** Which parts run: peer (cross-server peer IM), room and storm (fan-out and login storm), link (the router link alone). */
+const PARTS = new Set((process.env.CLUSTER_PARTS ?? 'peer,room,storm,link').split(','));
 let pg: Postgres | undefined;
 const storeEnv = () => ({ IM_STORE: STORE, ...(pg ? { IM_STORE_URL: pg.url } : {}) });
 
@@ -132,18 +135,19 @@ function corkedThroughput(): Promise<number> {
 
 if (STORE === 'postgres') pg = await startPostgres({ durable: true });
 const nats = await natsCluster();
-const single = await scenario('single', nats);
+const single = PARTS.has('peer') ? await scenario('single', nats) : undefined;
 const runs: Record<Backplane, Sweep[]> = { router: [], nats: [], nats1: [] };
-for (let r = 0; r < ROUNDS; r++) {
+for (let r = 0; PARTS.has('peer') && r < ROUNDS; r++) {
   for (const b of (r % 2 === 0 ? ['router', 'nats', 'nats1'] : ['nats1', 'nats', 'router']) as Backplane[]) runs[b].push(await scenario(b, nats));
 }
 const rooms: Partial<Record<Backplane, number>> = {};
 const storms: Partial<Record<Backplane, Storm>> = {};
 for (const b of ['router', 'nats'] as Backplane[]) {
+  if (!PARTS.has('room') && !PARTS.has('storm')) break;
   const s = await linked(b, 3, nats, { IM_STORE: 'off' });
   try {
-    rooms[b] = await roomFanout(s.ports, ROOM_MEMBERS, SECONDS, 64);
-    storms[b] = await loginStorm(b, s, nats, STORM_USERS);
+    if (PARTS.has('room')) rooms[b] = await roomFanout(s.ports, ROOM_MEMBERS, SECONDS, 64);
+    if (PARTS.has('storm')) storms[b] = await loginStorm(b, s, nats, STORM_USERS);
   } finally {
     await s.stop();
   }
@@ -151,37 +155,42 @@ for (const b of ['router', 'nats'] as Backplane[]) {
 await nats.stop();
 await pg?.stop();
 
-/** The round with the median max rate. */
-const median = (xs: Sweep[]) => [...xs].sort((a, b) => a.max.perSec - b.max.perSec)[Math.floor(xs.length / 2)]!;
-const router = median(runs.router);
-const natsRun = median(runs.nats);
-const nats1Run = median(runs.nats1);
-const rows = [['inside one server (reference)', single], ['server A → router → server B', router],
-  ['server A → NATS node 1 → NATS node 2 → server B', natsRun], ['server A → NATS node 1 → server B', nats1Run]] as const;
+if (single !== undefined) {
+  /** The round with the median max rate. */
+  const median = (xs: Sweep[]) => [...xs].sort((a, b) => a.max.perSec - b.max.perSec)[Math.floor(xs.length / 2)]!;
+  const router = median(runs.router);
+  const natsRun = median(runs.nats);
+  const nats1Run = median(runs.nats1);
+  const rows = [['inside one server (reference)', single], ['server A → router → server B', router],
+    ['server A → NATS node 1 → NATS node 2 → server B', natsRun], ['server A → NATS node 1 → server B', nats1Run]] as const;
 
-console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s, store ${STORE}${pg ? ' (PostgreSQL, fsync on)' : ''}, ${ROUNDS} round(s) alternating (median)`);
-console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/s | p50 ms | p99 ms | vs one server |');
-console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const [name, r] of rows) {
-  console.log(`| ${name} | ${fmt(r.max.perSec)} | ${r.max.p50.toFixed(2)} | ${r.max.p99.toFixed(2)} | ${fmt(r.half.perSec)} | ${r.half.p50.toFixed(2)} | ${r.half.p99.toFixed(2)} | ${(r.max.perSec / single.max.perSec).toFixed(2)} |`);
+  console.log(`\n## peer messages, ${PAIRS} sender/receiver pairs, 64-byte content, window ${WINDOW}, ${SECONDS} s, store ${STORE}${pg ? ' (PostgreSQL, fsync on)' : ''}, ${ROUNDS} round(s) alternating (median)`);
+  console.log('| path | max messages/s | p50 ms | p99 ms | at half rate: messages/s | p50 ms | p99 ms | vs one server |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const [name, r] of rows) {
+    console.log(`| ${name} | ${fmt(r.max.perSec)} | ${r.max.p50.toFixed(2)} | ${r.max.p99.toFixed(2)} | ${fmt(r.half.perSec)} | ${r.half.p50.toFixed(2)} | ${r.half.p99.toFixed(2)} | ${(r.max.perSec / single.max.perSec).toFixed(2)} |`);
+  }
+  const each = (b: Backplane) => runs[b].map((n, i) => (n.max.perSec / runs.router[i]!.max.perSec).toFixed(2)).join(', ');
+  console.log(`\nAgainst the router in the same round, max rate: NATS across two nodes ${each('nats')}; NATS on one node ${each('nats1')}`);
+  console.log('\n## latency by rate: p50 / p99 ms');
+  console.log('| path | max | half | quarter | 2,000/s |');
+  console.log('|---|---|---|---|---|');
+  for (const [name, r] of rows) {
+    const cell = (x: Result) => `${fmt(x.perSec)}/s: ${x.p50.toFixed(2)} / ${x.p99.toFixed(2)}`;
+    console.log(`| ${name} | ${cell(r.max)} | ${cell(r.half)} | ${cell(r.quarter)} | ${cell(r.low)} |`);
+  }
 }
-const each = (b: Backplane) => runs[b].map((n, i) => (n.max.perSec / runs.router[i]!.max.perSec).toFixed(2)).join(', ');
-console.log(`\nAgainst the router in the same round, max rate: NATS across two nodes ${each('nats')}; NATS on one node ${each('nats1')}`);
-console.log('\n## latency by rate: p50 / p99 ms');
-console.log('| path | max | half | quarter | 2,000/s |');
-console.log('|---|---|---|---|---|');
-for (const [name, r] of rows) {
-  const cell = (x: Result) => `${fmt(x.perSec)}/s: ${x.p50.toFixed(2)} / ${x.p99.toFixed(2)}`;
-  console.log(`| ${name} | ${cell(r.max)} | ${cell(r.half)} | ${cell(r.quarter)} | ${cell(r.low)} |`);
+if (PARTS.has('room') || PARTS.has('storm')) {
+  console.log(`\n## room fan-out across three servers (${ROOM_MEMBERS} members each, one sender, window 64) and a login storm (${STORM_USERS} users on one server)`);
+  console.log('| backplane | room deliveries/s | storm: users subscribed/s | Channel thread heap per user | NATS node CPU ms per 1,000 users | NATS node memory per subscription |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const b of ['router', 'nats'] as Backplane[]) {
+    const st = storms[b];
+    const r = rooms[b];
+    console.log(`| ${b} | ${r === undefined ? '–' : fmt(r)} | ${st === undefined ? '–' : fmt(st.perSec)} | ${st === undefined ? '–' : `${Math.round(st.channelBytesPerUser)} B`} | ${st?.natsCpuMsPerK?.toFixed(0) ?? '–'} | ${st?.natsBytesPerSub === undefined ? '–' : st.natsBytesPerSub.map((b) => `${Math.round(b)} B`).join(', ')} |`);
+  }
 }
-console.log(`\n## room fan-out across three servers (${ROOM_MEMBERS} members each, one sender, window 64) and a login storm (${STORM_USERS} users on one server)`);
-console.log('| backplane | room deliveries/s | storm: users subscribed/s | Channel thread heap per user | NATS node CPU ms per 1,000 users | NATS node memory per subscription |');
-console.log('|---|---:|---:|---:|---:|---:|');
-for (const b of ['router', 'nats'] as Backplane[]) {
-  const st = storms[b]!;
-  console.log(`| ${b} | ${fmt(rooms[b]!)} | ${fmt(st.perSec)} | ${Math.round(st.channelBytesPerUser)} B | ${st.natsCpuMsPerK?.toFixed(0) ?? '–'} | ${st.natsBytesPerSub === undefined ? '–' : `${Math.round(st.natsBytesPerSub)} B`} |`);
-}
-if (STORE === 'off') {
+if (STORE === 'off' && PARTS.has('link')) {
   const batched = await linkThroughput(256 * 1024);
   const corked = await corkedThroughput();
   console.log('\n## Channel router link alone (PUBLISH frames of 130 bytes)');

@@ -20,9 +20,15 @@ import { HELD_OFFLINE, NatsOfflinePush, ONLINE_HERE, ONLINE_QUESTION, type Quest
 import type { ChannelStats } from './channel.ts';
 
 const PUSH = codecs.PUSH.forVersion(0);
-/** A hung NATS node is found by its missed PINGs: one every 2 s, the third unanswered ends the connection. */
-const PING_INTERVAL_MS = 2000;
+/**
+ * A hung NATS node is found by its missed PINGs: one a second, the third unanswered ends the
+ * connection; dialling a node whose process is stopped connects (its kernel accepts) and
+ * then waits for a greeting that never comes: CONNECT_TIMEOUT_MS. Measured with
+ * bench:failover: moved within about 5 s (bench/RESULTS.md).
+ */
+const PING_INTERVAL_MS = 1000;
 const MAX_PINGS_OUT = 2;
+const CONNECT_TIMEOUT_MS = 2000;
 /** Between two dials of the same node; another node of the pool is dialled at once. */
 const RECONNECT_WAIT_MS = 250;
 /**
@@ -165,7 +171,7 @@ export class NatsChannel implements ChannelVisitor {
       user: n.user, pass: n.pass, token: n.token, authenticator: n.creds === undefined ? undefined : authenticatorOf(n.creds),
       tls, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: wait,
       reconnectTimeWait: RECONNECT_WAIT_MS, reconnectJitter: 100, reconnectJitterTLS: 200,
-      pingInterval: PING_INTERVAL_MS, maxPingOut: MAX_PINGS_OUT, timeout: 5000,
+      pingInterval: PING_INTERVAL_MS, maxPingOut: MAX_PINGS_OUT, timeout: CONNECT_TIMEOUT_MS,
     };
   }
 
