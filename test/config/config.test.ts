@@ -3,22 +3,13 @@ import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { jwtVerify } from 'jose';
-import { ConfigError } from '../../src/config/env.ts';
+import { configError } from '../helpers/config-error.ts';
 import { serverConfig } from '../../src/config/server.ts';
 import { routerConfig } from '../../src/config/router.ts';
 
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
 
-function configError(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('no ConfigError');
-}
 
 test('defaults are the documented ones', () => {
   const c = serverConfig({});

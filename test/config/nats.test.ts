@@ -1,19 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ConfigError } from '../../src/config/env.ts';
+import { configError } from '../helpers/config-error.ts';
 import { natsConfig, natsLabel, shownNats } from '../../src/config/nats.ts';
 import { serverConfig } from '../../src/config/server.ts';
 import { ROUTED_MAX_BODY } from '../../src/protocol/index.ts';
 
-function configError(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('no ConfigError');
-}
 
 test('IM_NATS_URL: servers without their credentials, user and password or a token taken out, the default port', () => {
   const c = natsConfig({ IM_NATS_URL: 'nats://im:p%40ss@h1:4222, nats://h2, tls://h3:4333' })!;

@@ -11,37 +11,31 @@ import { builtEntry, eventually } from '../helpers/process.ts';
 
 const SECRET = 'cluster-script-test-secret-of-32-bytes!';
 
-/*
- * `npm run cluster` on one machine with no other service: a message to a user who is
- * offline, sent on one server, is synced by that user from the other. Its two servers share
- * one SQLite file.
+/**
+ * Runs `npm run cluster` (as built) on a random base port with `env` until it says it is up,
+ * gives `use` the base port, a way to log users in and what it printed, then stops it with
+ * SIGTERM and checks it exits 0.
  */
-test('the cluster script: an IM to an offline user on server A is synced from server B', async () => {
+async function withCluster(env: Record<string, string>, use: (base: number, on: (port: number, uid: number) => Promise<ImClient>, out: () => string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'im-cluster-'));
   const base = 20_000 + 30 * Math.floor(Math.random() * 300);
   const proc = spawn(process.execPath, [builtEntry('src/cluster.ts')], {
-    env: { ...process.env, CLUSTER_BASE_PORT: String(base), IM_JWT_SECRET: SECRET, IM_STORE_DB: join(dir, 'messages.db'), IM_GROUP_DB: join(dir, 'groups.db') },
+    env: { ...process.env, ...env, CLUSTER_BASE_PORT: String(base), IM_JWT_SECRET: SECRET, IM_STORE_DB: join(dir, 'messages.db'), IM_GROUP_DB: join(dir, 'groups.db') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
   const clients: ImClient[] = [];
+  const on = async (port: number, uid: number) => {
+    const c = await ImClient.connect({ port, uid });
+    clients.push(c);
+    assert.is(await c.auth({ token: await signToken(SECRET, 7, uid), deviceId: `d${uid}` }), 0);
+    return c;
+  };
   try {
     await eventually(() => out.includes('cluster up') || proc.exitCode !== null, 30_000, 'cluster up');
-    assert.match(out, /messages\.db, shared by both servers/);
-    const on = async (port: number, uid: number) => {
-      const c = await ImClient.connect({ port, uid });
-      clients.push(c);
-      assert.is(await c.auth({ token: await signToken(SECRET, 7, uid), deviceId: `d${uid}` }), 0);
-      return c;
-    };
-    const a = await on(base + 10, 1);
-    const ack = await a.sendIM({ receiver: 2, content: 'while you were away' });
-    assert.is(ack.status, 0);
-    const b = await on(base + 20, 2);
-    const r = await b.sync(0);
-    assert.equal(r.messages.map((m) => (m.body as { content: Buffer }).content.toString()), ['while you were away']);
+    await use(base, on, () => out);
   } finally {
     for (const c of clients) c.destroy();
     if (proc.exitCode === null && proc.signalCode === null) {
@@ -51,28 +45,28 @@ test('the cluster script: an IM to an offline user on server A is synced from se
     }
     assert.is(proc.exitCode, 0, out);
   }
+}
+
+/*
+ * `npm run cluster` on one machine with no other service: a message to a user who is
+ * offline, sent on one server, is synced by that user from the other. Its two servers share
+ * one SQLite file.
+ */
+test('the cluster script: an IM to an offline user on server A is synced from server B', async () => {
+  await withCluster({}, async (base, on, out) => {
+    assert.match(out(), /messages\.db, shared by both servers/);
+    const a = await on(base + 10, 1);
+    const ack = await a.sendIM({ receiver: 2, content: 'while you were away' });
+    assert.is(ack.status, 0);
+    const b = await on(base + 20, 2);
+    const r = await b.sync(0);
+    assert.equal(r.messages.map((m) => (m.body as { content: Buffer }).content.toString()), ['while you were away']);
+  });
 });
 
 test('the cluster script on NATS: a three-node NATS cluster, and a message live from server A to server B', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'im-cluster-'));
-  const base = 20_000 + 30 * Math.floor(Math.random() * 300);
-  const proc = spawn(process.execPath, [builtEntry('src/cluster.ts')], {
-    env: { ...process.env, CLUSTER_BACKPLANE: 'nats', CLUSTER_BASE_PORT: String(base), IM_JWT_SECRET: SECRET, IM_STORE_DB: join(dir, 'messages.db'), IM_GROUP_DB: join(dir, 'groups.db') },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout.on('data', (d) => { out += d; });
-  proc.stderr.on('data', (d) => { out += d; });
-  const clients: ImClient[] = [];
-  try {
-    await eventually(() => out.includes('cluster up') || proc.exitCode !== null, 30_000, 'cluster up');
-    assert.match(out, new RegExp(`NATS +nats://127\\.0\\.0\\.1:${base + 2},`));
-    const on = async (port: number, uid: number) => {
-      const c = await ImClient.connect({ port, uid });
-      clients.push(c);
-      assert.is(await c.auth({ token: await signToken(SECRET, 7, uid), deviceId: `d${uid}` }), 0);
-      return c;
-    };
+  await withCluster({ CLUSTER_BACKPLANE: 'nats' }, async (base, on, out) => {
+    assert.match(out(), new RegExp(`NATS +nats://127\\.0\\.0\\.1:${base + 2},`));
     const a = await on(base + 10, 1);
     const b = await on(base + 20, 2);
     let got = false;
@@ -81,15 +75,7 @@ test('the cluster script on NATS: a three-node NATS cluster, and a message live 
       a.sendRT({ receiver: 2, content: 'across NATS' });
       return got;
     }, 15_000, 'an RT across NATS');
-  } finally {
-    for (const c of clients) c.destroy();
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const exited = once(proc, 'exit');
-      proc.kill('SIGTERM');
-      await exited;
-    }
-    assert.is(proc.exitCode, 0, out);
-  }
+  });
 });
 
 test.run();
