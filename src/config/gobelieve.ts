@@ -133,18 +133,19 @@ function accessServer(r: Reader): void {
   const sslPort = r.get('ssl_port');
   const ws = r.first('ws_address', 'socket_io_address');
   const wss = r.first('wss_address', 'tls_address');
-  const hosts = new Set<string>();
+  // An address is honoured whole: a host there binds that listener to it; none (":13891")
+  // leaves it to IM_HOST, whose default binds all interfaces as GoBelieve does.
   if (ws !== undefined && ws[1] !== '') {
     const a = r.address(ws[0], ws[1]);
     r.set('IM_WS_PORT', a.port, ws[0]);
-    hosts.add(a.host);
+    if (a.host !== '') r.set('IM_WS_HOST', a.host, ws[0]);
   }
   const tls = (sslPort !== undefined && Number(sslPort) > 0) || (wss !== undefined && wss[1] !== '');
   if (sslPort !== undefined && Number(sslPort) > 0) r.set('IM_TLS_PORT', r.scalar('ssl_port', sslPort), 'ssl_port');
   if (wss !== undefined && wss[1] !== '') {
     const a = r.address(wss[0], wss[1]);
     r.set('IM_WSS_PORT', a.port, wss[0]);
-    hosts.add(a.host);
+    if (a.host !== '') r.set('IM_WSS_HOST', a.host, wss[0]);
   }
   // GoBelieve loads the certificate only for a TLS listener; the sample names one without.
   if (tls) {
@@ -154,10 +155,6 @@ function accessServer(r: Reader): void {
     r.get('cert_file');
     r.get('key_file');
   }
-  // GoBelieve's TCP and TLS ports bind every interface; one host serves all client listeners here.
-  hosts.delete('');
-  hosts.delete('0.0.0.0');
-  if (hosts.size > 0) r.out.ignored.push(`the host of ws_address/wss_address (${[...hosts].join(', ')}): client listeners bind IM_HOST`);
   const http = r.first('http_listen_address');
   if (http !== undefined && http[1] !== '') {
     const a = r.address(http[0], http[1]);

@@ -12,6 +12,9 @@ export interface ServerConfig {
   shards: number;
   /** Bind address of the client listeners (TCP, WS, TLS, WSS). */
   host: string;
+  /** The WebSocket and WSS listeners' own bind addresses (IM_HOST unless set). */
+  wsHost: string;
+  wssHost: string;
   port: number;
   wsPort: number;
   tlsPort: number | undefined;
@@ -156,9 +159,12 @@ export function serverConfig(env: Env = process.env): ServerConfig {
     throw new ConfigError('IM_MAX_BODY', `must be at most ${bodyCap} on a server linked to routers or NATS (a larger message does not fit a route message), got ${maxBody}`);
   }
   const httpPort = portVar(env, 'IM_HTTP_PORT', 6666);
+  const host = strVar(env, 'IM_HOST', '0.0.0.0');
   return {
     shards: intVar(env, 'IM_SHARDS', Math.max(1, availableParallelism() - 1), 1, MAX_SHARDS),
-    host: strVar(env, 'IM_HOST', '0.0.0.0'),
+    host,
+    wsHost: strVar(env, 'IM_WS_HOST', host),
+    wssHost: strVar(env, 'IM_WSS_HOST', host),
     port: portVar(env, 'IM_PORT', 23000),
     wsPort: portVar(env, 'IM_WS_PORT', 13891),
     tlsPort, wssPort, tlsCert, tlsKey,

@@ -31,6 +31,11 @@ export const IM_VARIABLES: readonly Variable[] = [
     meaning: "bind address of the client listeners",
   },
   {
+    group: 'advanced', names: ["IM_WS_HOST", "IM_WSS_HOST"], default: "`IM_HOST`",
+    short: "bind address of the WebSocket (WSS) listener",
+    meaning: "bind address of the WebSocket (WSS) listener alone; set from the host of a GoBelieve `ws_address` (`wss_address`)",
+  },
+  {
     group: 'basic', names: ["IM_PORT"], default: "23000",
     short: "TCP clients",
     meaning: "TCP clients",

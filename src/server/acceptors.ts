@@ -7,6 +7,16 @@ import { listening } from '../http/listen.ts';
 
 const VARIABLE: Record<TransportKind, string> = { tcp: 'IM_PORT', ws: 'IM_WS_PORT', tls: 'IM_TLS_PORT', wss: 'IM_WSS_PORT' };
 
+/** Each client listener: what binds it (port, host) and the variables that name them. */
+export function clientListeners(config: ServerConfig): { kind: TransportKind; variable: string; port: number | undefined; host: string; hostVariable: string }[] {
+  return [
+    { kind: 'tcp', variable: VARIABLE.tcp, port: config.port, host: config.host, hostVariable: 'IM_HOST' },
+    { kind: 'ws', variable: VARIABLE.ws, port: config.wsPort, host: config.wsHost, hostVariable: config.wsHost === config.host ? 'IM_HOST' : 'IM_WS_HOST' },
+    { kind: 'tls', variable: VARIABLE.tls, port: config.tlsPort, host: config.host, hostVariable: 'IM_HOST' },
+    { kind: 'wss', variable: VARIABLE.wss, port: config.wssPort, host: config.wssHost, hostVariable: config.wssHost === config.host ? 'IM_HOST' : 'IM_WSS_HOST' },
+  ];
+}
+
 /**
  * The client listeners. The main thread never reads a client socket: it accepts with
  * pauseOnConnect and moves the socket, unread, to a shard (TLS handshakes and WebSocket
@@ -21,15 +31,12 @@ export class Acceptors {
   }
 
   async listen(config: ServerConfig): Promise<Partial<Record<TransportKind, number>>> {
-    const wanted: [TransportKind, number | undefined][] = [
-      ['tcp', config.port], ['ws', config.wsPort], ['tls', config.tlsPort], ['wss', config.wssPort],
-    ];
     const ports: Partial<Record<TransportKind, number>> = {};
-    for (const [kind, port] of wanted) {
+    for (const { kind, variable, port, host, hostVariable } of clientListeners(config)) {
       if (port === undefined) continue;
       const server = net.createServer({ pauseOnConnect: true, noDelay: true }, (socket) => this.#pool.assign(socket, kind));
-      server.listen(port, config.host);
-      await listening(server, VARIABLE[kind], config.host, port, 'IM_HOST');
+      server.listen(port, host);
+      await listening(server, variable, host, port, hostVariable);
       this.servers.set(kind, server);
       ports[kind] = (server.address() as net.AddressInfo).port;
     }

@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
 import { ListenError, listening } from '../http/listen.ts';
 import { storeFileBusy } from '../store/files.ts';
+import { clientListeners } from './acceptors.ts';
 
 /**
  * What would keep this access server from starting on this host, all of it at once: the
@@ -20,10 +21,7 @@ export async function startupProblems(config: ServerConfig, dashboardDefault: bo
     }
   }
   const wanted: [string, string, number | undefined, string][] = [
-    ['IM_PORT', config.host, config.port, 'IM_HOST'],
-    ['IM_WS_PORT', config.host, config.wsPort, 'IM_HOST'],
-    ['IM_TLS_PORT', config.host, config.tlsPort, 'IM_HOST'],
-    ['IM_WSS_PORT', config.host, config.wssPort, 'IM_HOST'],
+    ...clientListeners(config).map((l): [string, string, number | undefined, string] => [l.variable, l.host, l.port, l.hostVariable]),
     ['IM_HTTP_PORT', config.httpHost, config.httpPort, 'IM_HTTP_HOST'],
     ['IM_DASHBOARD_PORT', config.httpHost, dashboardDefault ? undefined : config.dashboardPort, 'IM_HTTP_HOST'],
   ];

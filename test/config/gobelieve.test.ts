@@ -22,17 +22,22 @@ test('the access server\'s keys, TOML and the older names', () => {
     log_level: 'debug', word_file: 'words.txt', enable_friendship: false,
   });
   assert.equal(s.env, {
-    IM_PORT: '23000', IM_TLS_PORT: '24430', IM_WSS_PORT: '14891', IM_TLS_CERT: 'c.pem', IM_TLS_KEY: 'k.pem',
+    IM_PORT: '23000', IM_TLS_PORT: '24430', IM_WSS_PORT: '14891', IM_WSS_HOST: '10.0.0.5', IM_TLS_CERT: 'c.pem', IM_TLS_KEY: 'k.pem',
     IM_ROUTE_ADDRS: '10.0.0.1:4444,10.0.0.2:4444', IM_GROUP_ROUTE_ADDRS: '10.0.0.3:4444',
     IM_REDIS_URL: 'redis://:p%20w@10.0.0.9:6379/2', IM_AUTH: 'jwt', IM_JWT_SECRET: 'k', IM_LOG_LEVEL: 'debug',
   });
   assert.is(s.from.IM_ROUTE_ADDRS, 'route_pool');
-  assert.equal(s.ignored, ['word_file, enable_friendship', 'the host of ws_address/wss_address (10.0.0.5): client listeners bind IM_HOST']);
+  assert.equal(s.ignored, ['word_file, enable_friendship']);
 });
 
 test('no Redis and no auth_method: the default stays; the API on every interface when the address has no host', () => {
   const s = fromGoBelieve('im', 'im.cfg', { http_listen_address: ':6666', ws_address: '' });
   assert.equal(s.env, { IM_HTTP_HOST: '0.0.0.0', IM_HTTP_PORT: '6666' });
+});
+
+test('ws_address with a host binds the WebSocket listener there alone; without one it follows IM_HOST', () => {
+  assert.equal(fromGoBelieve('im', 'im.cfg', { ws_address: '127.0.0.1:14200' }).env, { IM_WS_PORT: '14200', IM_WS_HOST: '127.0.0.1' });
+  assert.equal(fromGoBelieve('im', 'im.cfg', { ws_address: ':14200' }).env, { IM_WS_PORT: '14200' });
 });
 
 test('the router\'s keys; push_disabled leaves Redis out', () => {

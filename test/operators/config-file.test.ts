@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import net from 'node:net';
+import { once } from 'node:events';
 import { ImClient } from '../../src/client/index.ts';
 import { eventually, freePort, httpJson, startProcess, type Started } from '../helpers/process.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
@@ -128,6 +130,27 @@ async function refused(args: string[], env: Record<string, string> = {}): Promis
   assert.is(lines.length, 1, `one line: ${r!.stderr}`);
   return lines[0]!;
 }
+
+/** Whether a TCP connection to host:port is taken. */
+async function accepts(host: string, port: number): Promise<boolean> {
+  const s = net.connect({ host, port });
+  const ok = await Promise.race([once(s, 'connect').then(() => true), once(s, 'error').then(() => false)]);
+  s.destroy();
+  return ok;
+}
+
+test('ws_address with a host is honoured whole: the WebSocket listener binds that address alone, never wider', async () => {
+  const [tcp, ws] = [await freePort(), await freePort()];
+  const file = write('ws-host.cfg', `port=${tcp}\nws_address="127.0.0.1:${ws}"\nhttp_listen_address="127.0.0.1:0"\nauth_method="jwt"\njwt_signing_key="${'k'.repeat(32)}"\n`);
+  // IM_HOST left to its default (every interface, as GoBelieve binds its TCP port).
+  const im = await startProcess('src/server/main.ts', { IM_STORE: 'off', IM_SHARDS: '1', IM_LOG_LEVEL: 'info' }, 15_000, ['--config', file]);
+  started.push(im);
+  assert.is(configRecord(im).config.wsHost, '127.0.0.1');
+  assert.ok(await accepts('127.0.0.1', ws), 'the WebSocket port on the address named');
+  // 127.0.0.2 is loopback too: a listener on every interface would take it.
+  assert.not.ok(await accepts('127.0.0.2', ws), 'not on another address');
+  assert.ok(await accepts('127.0.0.2', tcp), 'the TCP port, with no host in the file, on every interface');
+});
 
 test('a file that is not TOML, a bad value, a missing file, a stray option: one line, exit 2', async () => {
   const old = write('old.cfg', 'port=23000\nroute_pool=127.0.0.1:4444\n');
