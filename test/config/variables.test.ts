@@ -9,13 +9,13 @@ import { builtEntry } from '../helpers/process.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const names = (vars: typeof IM_VARIABLES) => vars.flatMap((v) => v.names).sort();
-/** Every 'IM_…' (or 'IMR_…') string the configuration module reads. */
-const read = (file: string, prefix: string) =>
-  [...new Set([...readFileSync(`${root}${file}`, 'utf8').matchAll(new RegExp(`'(${prefix}[A-Z0-9_]+)'`, 'g'))].map((m) => m[1]!))].sort();
+/** Every 'IM_…' (or 'IMR_…') string the configuration modules read. */
+const read = (files: string[], prefix: string) =>
+  [...new Set(files.flatMap((file) => [...readFileSync(`${root}${file}`, 'utf8').matchAll(new RegExp(`'(${prefix}[A-Z0-9_]+)'`, 'g'))].map((m) => m[1]!)))].sort();
 
 test('the table lists exactly the variables the configuration reads', () => {
-  assert.equal(names(IM_VARIABLES), read('src/config/server.ts', 'IM_'));
-  assert.equal(names(IMR_VARIABLES), read('src/config/router.ts', 'IMR_'));
+  assert.equal(names(IM_VARIABLES), read(['src/config/server.ts', 'src/config/nats.ts'], 'IM_'));
+  assert.equal(names(IMR_VARIABLES), read(['src/config/router.ts'], 'IMR_'));
 });
 
 test('the README\'s tables are the table\'s (npm run docs writes them)', () => {

@@ -134,7 +134,8 @@ async function refused(args: string[], env: Record<string, string> = {}): Promis
 /** Whether a TCP connection to host:port is taken. */
 async function accepts(host: string, port: number): Promise<boolean> {
   const s = net.connect({ host, port });
-  const ok = await Promise.race([once(s, 'connect').then(() => true), once(s, 'error').then(() => false)]);
+  // once() rejects on the socket's 'error': a refused connection.
+  const ok = await once(s, 'connect').then(() => true, () => false);
   s.destroy();
   return ok;
 }
