@@ -16,6 +16,7 @@ test('publishes while NATS is away are bounded in bytes, the oldest dropped and 
   const im = await startIm({ IM_NATS_URL: nats.url, IM_SHARDS: '1', IM_STORE: 'off', IM_CHANNEL_QUEUE_LIMIT_BYTES: String(limit) });
   const c = await login(im, 1, 1);
   try {
+    assert.ok(im.lines.some((l) => l.includes('IM_NATS_URL without IM_REDIS_URL')), 'start-up says offline pushes go nowhere');
     await nats.kill(0);
     await eventually(async () => (await natsServerOf(im)).state !== 'up', 10_000, 'the server sees NATS gone');
     const body = 'x'.repeat(200);

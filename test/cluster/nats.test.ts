@@ -73,7 +73,7 @@ test('peer IM across servers: one copy per receiving connection, the sender\'s o
   assert.equal(got.map(texts), [[], ['across', 'marker'], ['across', 'marker'], ['across', 'marker']]);
 });
 
-test('RT, and HTTP posts on any server: a notification, an RT, a peer message (synced), a system message', async () => {
+test('RT, and HTTP posts on any server: a notification, an RT, a peer message, a system message, a customer message (each synced)', async () => {
   const x = await on(ims[0]!, 10);
   const y = await on(ims[1]!, 11);
   await reachable(x, y, 11);
@@ -95,9 +95,11 @@ test('RT, and HTTP posts on any server: a notification, an RT, a peer message (s
   const system = y.next('sync_notify');
   assert.is((await post(ims[0]!, '/post_system_message', { appid: APP, receivers: [11], content: 'sys' })).status, 200);
   await system;
+  const customer = y.next('sync_notify');
+  assert.is((await post(ims[0]!, '/post_customer_message', { sender_appid: 99, sender: 5, receiver_appid: APP, receiver: 11, content: 'cs' })).status, 200);
+  await customer;
   const synced = (await y.sync()).messages.map((m) => (m.body as { content?: Buffer }).content?.toString() ?? '');
-  assert.ok(synced.includes('posted im'), JSON.stringify(synced));
-  assert.ok(synced.includes('sys'), JSON.stringify(synced));
+  for (const text of ['posted im', 'sys', 'cs']) assert.ok(synced.includes(text), JSON.stringify(synced));
 });
 
 test('a room across three servers: one copy per member connection, none back to the sender', async () => {
