@@ -67,7 +67,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
 
   /** `lanes`: transactions in flight at once (IM_STORE_PG_LANES); 1 serves batches one after the other. */
   static async open(url: string, log?: Logger, lanes = 1): Promise<PostgresStore> {
-    if (!driverGuarded()) log?.warn('the PostgreSQL driver lacks the write guard of scripts/patch-postgres.ts: a lost connection can stop this thread; run npm install');
+    if (!driverGuarded()) log?.warn('the PostgreSQL driver lacks the fix of patches/postgres+3.4.9.patch (installed with --ignore-scripts?): a lost connection can stop this thread; run npm install');
     // A connection per lane, and two for reads and sweeps.
     const sql = postgres(url, { max: lanes + 2, onnotice: () => {}, connect_timeout: 5, idle_timeout: 0, max_lifetime: null });
     const s = new PostgresStore(sql, lanes, log);

@@ -53,7 +53,7 @@ async function underLoad(receiver: number, fault: () => Promise<void>): Promise<
 }
 
 test('the driver is guarded: a session ended in the middle of a transaction fails it, and the pool goes on', async () => {
-  assert.ok(driverGuarded(), 'scripts/patch-postgres.ts was applied');
+  assert.ok(driverGuarded(), 'patches/postgres+3.4.9.patch was applied');
   const uncaught: Error[] = [];
   const onUncaught = (e: Error) => uncaught.push(e);
   process.on('uncaughtException', onUncaught);
