@@ -11,6 +11,7 @@ git clone -q "$src" "$tmp/p"
 cd "$tmp/p"
 npm ci --omit=dev --no-audit --no-fund >/dev/null 2>&1
 test ! -e node_modules/typescript || { echo "production install: dev dependencies were installed"; exit 1; }
+grep -q 'gobelieve-router: write guard' node_modules/postgres/src/connection.js || { echo "production install: patches/postgres+3.4.9.patch was not applied"; exit 1; }
 export IM_JWT_SECRET=production-install-check-secret-0123456789 IM_PORT=0 IM_WS_PORT=0 IM_HTTP_PORT=0 IM_SHARDS=1 IM_LOG_FORMAT=json
 bin/im > im.log 2>&1 &
 pid=$!
