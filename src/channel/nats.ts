@@ -1,8 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
-import { readFileSync } from 'node:fs';
-import {
-  connect, createInbox, credsAuthenticator, errors, nkeyAuthenticator, type Authenticator, type Msg, type NatsConnection, type NodeConnectionOptions, type Subscription,
-} from '@nats-io/transport-node';
+import { connect, createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
   Cmd, HEADER_SIZE, PROTOCOL_VERSION, ProtocolError, Route, codecs, framed, outFrame, parseFrame, readI64,
 } from '../protocol/index.ts';
@@ -18,19 +15,9 @@ import { desiredState, Told } from './told.ts';
 import { NatsSubjects } from './nats-subjects.ts';
 import { HELD_OFFLINE, NatsOfflinePush, ONLINE_HERE, ONLINE_QUESTION, type Question } from './nats-push.ts';
 import type { ChannelStats } from './channel.ts';
+import { connectOptions, startProblem, type StartProblem } from './nats-connect.ts';
 
 const PUSH = codecs.PUSH.forVersion(0);
-/**
- * A hung NATS node is found by its missed PINGs: one a second, the third unanswered ends the
- * connection; dialling a node whose process is stopped connects (its kernel accepts) and
- * then waits for a greeting that never comes: CONNECT_TIMEOUT_MS. Measured with
- * bench:failover: moved within about 5 s (bench/RESULTS.md).
- */
-const PING_INTERVAL_MS = 1000;
-const MAX_PINGS_OUT = 2;
-const CONNECT_TIMEOUT_MS = 2000;
-/** Between two dials of the same node; another node of the pool is dialled at once. */
-const RECONNECT_WAIT_MS = 250;
 /**
  * How long "no responders" may take to come back for a user online nowhere. A question it
  * has not answered by then was taken by a server holding the user online: no push.
@@ -71,9 +58,6 @@ export interface NatsChannelOptions {
   log: Logger;
 }
 
-/** Why the first connection failed in a way that retrying cannot mend (credentials, TLS), or null. */
-export type StartProblem = string | null;
-
 /**
  * The Channel over NATS: the link from this access server to the others through a NATS
  * cluster, instead of routers. Shards see no difference (ChannelVisitor); what is published
@@ -81,9 +65,10 @@ export type StartProblem = string | null;
  *
  * Interest follows the subscriber table as router subscriptions do: a user counted here (any
  * connection) is subscribed on its user subject (nats-subjects.ts); a room on its room
- * subject; super-group messages go to every server. Publishes are never echoed back to this connection (noEcho):
- * this server delivered them locally already. Offline push is decided here, as exactly as
- * the router decides it, from NATS's own "no responders" answers (nats-push.ts).
+ * subject; super-group messages go to every server. Publishes are never echoed back to this
+ * connection (noEcho): this server delivered them locally already. Offline push is decided
+ * here, as exactly as the router decides it, from NATS's own "no responders" answers
+ * (nats-push.ts).
  *
  * The client reconnects to another node by itself and sends its subscriptions again; what
  * is published while no node is reachable is held here, bounded, oldest dropped.
@@ -148,31 +133,19 @@ export class NatsChannel implements ChannelVisitor {
    */
   async start(): Promise<StartProblem> {
     try {
-      this.#up(await connect(this.#options(false)));
+      this.#up(await connect(connectOptions(this.#o.nats, this.#o.name, false)));
       return null;
     } catch (err) {
-      const problem = fatal(err);
+      const problem = startProblem(err);
       if (problem !== null) {
         this.state = 'down';
         return problem;
       }
       this.state = 'down';
       this.#o.log.warn({ servers: this.#o.nats.servers, err: (err as Error).message }, 'no NATS server answers (IM_NATS_URL): trying on');
-      void connect(this.#options(true)).then((nc) => this.#up(nc), (e: unknown) => this.#o.log.error({ err: (e as Error).message }, 'NATS connection failed'));
+      void connect(connectOptions(this.#o.nats, this.#o.name, true)).then((nc) => this.#up(nc), (e: unknown) => this.#o.log.error({ err: (e as Error).message }, 'NATS connection failed'));
       return null;
     }
-  }
-
-  #options(wait: boolean): NodeConnectionOptions {
-    const n = this.#o.nats;
-    const tls = n.ca !== undefined ? { caFile: n.ca } : n.servers.some((s) => s.startsWith('tls:')) ? {} : undefined;
-    return {
-      servers: n.servers, name: this.#o.name, noEcho: true,
-      user: n.user, pass: n.pass, token: n.token, authenticator: n.creds === undefined ? undefined : authenticatorOf(n.creds),
-      tls, reconnect: true, maxReconnectAttempts: -1, waitOnFirstConnect: wait,
-      reconnectTimeWait: RECONNECT_WAIT_MS, reconnectJitter: 100, reconnectJitterTLS: 200,
-      pingInterval: PING_INTERVAL_MS, maxPingOut: MAX_PINGS_OUT, timeout: CONNECT_TIMEOUT_MS,
-    };
   }
 
   #up(nc: NatsConnection): void {
@@ -389,22 +362,4 @@ export class NatsChannel implements ChannelVisitor {
     for (const [subject, data] of out) nc.publish(subject, data);
     this.#published += out.length;
   }
-}
-
-/** A `.creds` file (a user JWT and its seed), or a file holding only an nkey seed. */
-function authenticatorOf(file: string): Authenticator {
-  const text = readFileSync(file);
-  if (text.includes('BEGIN NATS USER JWT')) return credsAuthenticator(text);
-  return nkeyAuthenticator(new TextEncoder().encode(text.toString('utf8').trim()));
-}
-
-/** The first connection's error, when it is one that no retry mends; null otherwise. */
-function fatal(err: unknown): StartProblem {
-  const e = err as Error;
-  if (e instanceof errors.AuthorizationError || e instanceof errors.UserAuthenticationExpiredError) {
-    return 'the NATS server refused this server\'s credentials (user and password, token, or IM_NATS_CREDS)';
-  }
-  const text = `${e.message} ${(e.cause as Error | undefined)?.message ?? ''}`;
-  if (/certificate|self.signed|SSL|TLS|handshake/i.test(text)) return `TLS with the NATS server failed: ${text.trim()}`;
-  return null;
 }
