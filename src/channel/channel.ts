@@ -27,7 +27,7 @@ export interface ChannelOptions {
 
 export interface ChannelStats {
   /** Each router link, or the one NATS connection (router "nats", with the server it is connected to). */
-  links: { router: string; server?: string; state: string; framesOut: number; framesIn: number; dropped: number; overLimit: number; queued: number; queuedBytes: number; connects: number }[];
+  links: { router: string; server?: string; liveness?: string; state: string; framesOut: number; framesIn: number; dropped: number; overLimit: number; queued: number; queuedBytes: number; connects: number }[];
   published: number;
   dispatched: number;
   invalid: number;
@@ -111,7 +111,7 @@ export class Channel implements ChannelVisitor {
 
   stats(): ChannelStats {
     return {
-      links: this.#links.map((l) => ({ router: l.label, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, overLimit: l.overLimit, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
+      links: this.#links.map((l) => ({ router: l.label, liveness: l.liveness, state: l.state, framesOut: l.framesOut, framesIn: l.framesIn, dropped: l.dropped, overLimit: l.overLimit, queued: l.queued, queuedBytes: l.queuedBytes, connects: l.connects })),
       published: this.#published,
       dispatched: this.#side.dispatched,
       invalid: this.#side.invalid,

@@ -5,6 +5,12 @@ import type { HostPort } from '../config/env.ts';
 import { WriteProgress } from '../net/write-progress.ts';
 
 export type LinkState = 'connecting' | 'up' | 'down' | 'stopped';
+/**
+ * Whether a quiet link's router is checked for being alive: it has answered a PING on some
+ * connection (checked), it has never answered one (GoBelieve's router does not: not
+ * checked), or no PING has been answered or timed out yet (unknown).
+ */
+export type Liveness = 'checked' | 'not checked' | 'unknown';
 
 export interface RouterLinkHandlers {
   /** Connected: the Channel re-subscribes now, before anything held is released. */
@@ -91,9 +97,16 @@ export class RouterLink {
   #heartbeat: NodeJS.Timeout | undefined;
   /** When the router last sent anything on this socket. */
   #heardAt = 0;
-  /** Whether the router answers PING (undefined: the first one is not answered yet). */
+  /**
+   * Whether this router answers PING, learned on any connection to it and kept across them
+   * (undefined: not known yet). A TCP connect to a router whose process is stopped succeeds
+   * (its kernel accepts), so a router known to answer must answer again before its link is up.
+   * (A GoBelieve router put in its place on the same address is linked after this server restarts.)
+   */
   #answersPing: boolean | undefined;
   #firstPingAt = 0;
+  /** This connection is waiting for its first PONG before it counts as up. */
+  #probing = false;
 
   constructor(addr: HostPort, handlers: RouterLinkHandlers, limits: RouterLinkLimits) {
     this.addr = addr;
@@ -104,6 +117,10 @@ export class RouterLink {
 
   get up(): boolean {
     return this.state === 'up';
+  }
+
+  get liveness(): Liveness {
+    return this.#answersPing === true ? 'checked' : this.#answersPing === false ? 'not checked' : 'unknown';
   }
 
   /** Frames waiting: written this turn, or held for the router's return. */
@@ -180,23 +197,24 @@ export class RouterLink {
     this.#cutFor = undefined;
     this.#progress = new WriteProgress(s, () => this.#stalled(s));
     s.on('connect', () => {
-      this.state = 'up';
-      this.connects++;
-      this.#upSince = performance.now();
       this.#seq = 0;
-      if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
-      this.#startHeartbeat(s);
-      this.#handlers.up(this);
-      const held = this.#held;
-      this.#held = [];
-      this.#heldBytes = 0;
-      for (const f of held) this.#queue(f, true);
+      if (this.#answersPing !== true) return this.#linked(s);
+      // Known to answer: up once it does (within ROUTER_SILENT_MS, else cut and dialled again).
+      this.#probing = true;
+      if (this.#limits.hello !== undefined) s.write(this.#limits.hello);
+      s.write(PING_FRAME);
+      this.#heardAt = performance.now();
+      this.#startHeartbeat(s, false);
     });
     s.on('data', (chunk: Buffer) => {
       this.#heardAt = performance.now();
       const err = decoder.push(chunk, (f) => {
         this.framesIn++;
-        if (f.cmd === Cmd.PONG) return void (this.#answersPing = true);
+        if (f.cmd === Cmd.PONG) {
+          this.#answersPing = true;
+          if (this.#probing) this.#linked(s);
+          return;
+        }
         this.#handlers.frame(this, f);
       });
       if (err !== undefined) {
@@ -209,6 +227,7 @@ export class RouterLink {
     s.on('close', () => {
       if (this.#socket !== s) return;
       clearInterval(this.#heartbeat);
+      this.#probing = false;
       const wasUp = this.state === 'up' || this.#cutFor !== undefined;
       this.#out = [];
       this.#outBytes = 0;
@@ -221,15 +240,32 @@ export class RouterLink {
     });
   }
 
-  /** PING on a quiet link; a router that answers PINGs and then falls silent is cut. */
-  #startHeartbeat(s: net.Socket): void {
+  /** The connection counts as up: the Channel re-subscribes, what was held goes out. */
+  #linked(s: net.Socket): void {
+    this.#probing = false;
+    this.state = 'up';
+    this.connects++;
+    this.#upSince = performance.now();
+    if (this.#answersPing !== true && this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
+    if (this.#answersPing !== true) this.#startHeartbeat(s, true);
+    this.#handlers.up(this);
+    const held = this.#held;
+    this.#held = [];
+    this.#heldBytes = 0;
+    for (const f of held) this.#queue(f, true);
+  }
+
+  /**
+   * PING on a quiet link; a router that answers PINGs and then falls silent is cut. `ping`:
+   * send the first PING now (a connection up before its router was heard from).
+   */
+  #startHeartbeat(s: net.Socket, ping: boolean): void {
     this.#heardAt = performance.now();
     this.#firstPingAt = this.#heardAt;
-    this.#answersPing = undefined;
-    this.#queue(PING_FRAME, false);
+    if (ping) this.#queue(PING_FRAME, false);
     clearInterval(this.#heartbeat);
     this.#heartbeat = setInterval(() => {
-      if (this.#socket !== s || !this.up) return;
+      if (this.#socket !== s || !(this.up || this.#probing)) return;
       const now = performance.now();
       if (this.#answersPing === undefined && now - this.#firstPingAt > SILENT_MS) this.#answersPing = false;
       if (this.#answersPing !== true) return;
@@ -238,7 +274,7 @@ export class RouterLink {
         s.destroy();
         return;
       }
-      if (now - this.#heardAt >= PING_EVERY_MS) this.#queue(PING_FRAME, false);
+      if (this.up && now - this.#heardAt >= PING_EVERY_MS) this.#queue(PING_FRAME, false);
     }, PING_EVERY_MS / 2);
     this.#heartbeat.unref();
   }

@@ -27,7 +27,7 @@ async function sample(pool: PoolQueries, table: SubscriberTable, identity: Ident
     messagesIn: reports.reduce((n, r) => n + r.stats.messagesIn, 0),
     framesOut: reports.reduce((n, r) => n + r.stats.framesOut, 0),
     dropped: reports.reduce((n, r) => n + r.stats.dropped, 0) + (channel?.links.reduce((n, l) => n + l.dropped + l.overLimit, 0) ?? 0),
-    links: channel?.links.map((l) => ({ router: l.router, server: l.server, state: l.state, connects: l.connects, pendingBytes: l.queuedBytes })) ?? [],
+    links: channel?.links.map((l) => ({ router: l.router, server: l.server, state: l.state, connects: l.connects, pendingBytes: l.queuedBytes, liveness: l.liveness })) ?? [],
     latencyUs: channel?.latencyUs ?? null,
     store: store === undefined ? null : { engine: store.engine, up: store.up, saved: store.saved, syncs: store.syncs, errors: store.errors, saveP99Us: store.saveUs.p99 },
   };

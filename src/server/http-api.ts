@@ -185,7 +185,7 @@ function allRoutes(ctx: ApiContext): Record<string, Handler> {
       const [h, deps, channel] = await Promise.all([ctx.queries.health(1000), ctx.groups.health(1000), ctx.queries.channelStats()]);
       const routers = channel?.links.map((l) => (l.router === 'nats'
         ? { router: l.router, server: l.server, state: l.state, reconnects: Math.max(0, l.connects - 1), pendingBytes: l.queuedBytes }
-        : { router: l.router, state: l.state })) ?? [];
+        : { router: l.router, state: l.state, liveness: l.liveness })) ?? [];
       // 503 when this server cannot do its whole job: a part that does not answer, a router
       // it cannot reach, a group source or Redis that is away.
       const ok = h.shards.every(Boolean) && h.channel !== false && h.store !== false
