@@ -136,12 +136,9 @@ export class NatsChannel implements ChannelVisitor {
       this.#up(await connect(connectOptions(this.#o.nats, this.#o.name, false)));
       return null;
     } catch (err) {
-      const problem = startProblem(err);
-      if (problem !== null) {
-        this.state = 'down';
-        return problem;
-      }
       this.state = 'down';
+      const problem = startProblem(err);
+      if (problem !== null) return problem;
       this.#o.log.warn({ servers: this.#o.nats.servers, err: (err as Error).message }, 'no NATS server answers (IM_NATS_URL): trying on');
       void connect(connectOptions(this.#o.nats, this.#o.name, true)).then((nc) => this.#up(nc), (e: unknown) => this.#o.log.error({ err: (e as Error).message }, 'NATS connection failed'));
       return null;
@@ -189,11 +186,12 @@ export class NatsChannel implements ChannelVisitor {
     await this.#side.lastItems(drained);
     const nc = this.#nc;
     this.state = 'stopped';
-    if (nc === undefined || nc.isClosed()) return;
-    // Drain: what was published goes out, and other servers stop sending here at once.
-    await Promise.race([nc.drain(), new Promise((r) => setTimeout(r, 2000).unref())]).catch(() => {});
-    await nc.close().catch(() => {});
     clearInterval(this.#sweep);
+    if (nc !== undefined && !nc.isClosed()) {
+      // Drain: what was published goes out, and other servers stop sending here at once.
+      await Promise.race([nc.drain(), new Promise((r) => setTimeout(r, 2000).unref())]).catch(() => {});
+      await nc.close().catch(() => {});
+    }
     await this.#push.close();
   }
 

@@ -198,7 +198,7 @@ export class RouterLink {
     this.#progress = new WriteProgress(s, () => this.#stalled(s));
     s.on('connect', () => {
       this.#seq = 0;
-      if (this.#answersPing !== true) return this.#linked(s);
+      if (this.#answersPing !== true) return this.#linked(s, false);
       // Known to answer: up once it does (within ROUTER_SILENT_MS, else cut and dialled again).
       this.#probing = true;
       if (this.#limits.hello !== undefined) s.write(this.#limits.hello);
@@ -212,7 +212,7 @@ export class RouterLink {
         this.framesIn++;
         if (f.cmd === Cmd.PONG) {
           this.#answersPing = true;
-          if (this.#probing) this.#linked(s);
+          if (this.#probing) this.#linked(s, true);
           return;
         }
         this.#handlers.frame(this, f);
@@ -240,14 +240,19 @@ export class RouterLink {
     });
   }
 
-  /** The connection counts as up: the Channel re-subscribes, what was held goes out. */
-  #linked(s: net.Socket): void {
+  /**
+   * The connection counts as up: the Channel re-subscribes, what was held goes out. `probed`:
+   * its hello and first PING went out at connect, and the router has answered.
+   */
+  #linked(s: net.Socket, probed: boolean): void {
     this.#probing = false;
     this.state = 'up';
     this.connects++;
     this.#upSince = performance.now();
-    if (this.#answersPing !== true && this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
-    if (this.#answersPing !== true) this.#startHeartbeat(s, true);
+    if (!probed) {
+      if (this.#limits.hello !== undefined) this.#queue(this.#limits.hello, false);
+      this.#startHeartbeat(s, true);
+    }
     this.#handlers.up(this);
     const held = this.#held;
     this.#held = [];

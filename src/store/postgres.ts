@@ -2,7 +2,7 @@ import postgres from 'postgres';
 import type { Logger } from '../log/logger.ts';
 import { driverGuarded } from './pg-driver-fix.ts';
 import { uniqueBodies } from './bodies.ts';
-import { StoreError, type AckedKey, type MessageSave, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
+import { StoreError, perMessage, type AckedKey, type MessageSave, type ImportTarget, type ImportedMessage, type Page, type QueueRef, type SaveItem, type Saved, type StoreEngine, type StoredMessage } from './types.ts';
 
 /*
  * The same tables as the embedded engine (a message's body once, an entry per queue that
@@ -160,14 +160,7 @@ export class PostgresStore implements StoreEngine, ImportTarget {
       const run = this.#lanes[lane]!.then(() => this.save(mine.flatMap((m) => messages[m]!.items)));
       this.#lanes[lane] = run.catch(() => {});
       return run.then(
-        (saved) => {
-          let at = 0;
-          for (const m of mine) {
-            const k = messages[m]!.items.length;
-            out[m] = saved.slice(at, at + k);
-            at += k;
-          }
-        },
+        (saved) => perMessage(mine.map((m) => messages[m]!), saved).forEach((r, k) => { out[mine[k]!] = r; }),
         (err: Error) => { for (const m of mine) out[m] = err; },
       );
     }));

@@ -2,7 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { latencyHistogram, summarize } from '../threads/latency.ts';
 import type { Logger } from '../log/logger.ts';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreStats } from './protocol.ts';
-import { StoreError, type MessageSave, type Saved, type StoreEngine } from './types.ts';
+import { StoreError, perMessage, type MessageSave, type Saved, type StoreEngine } from './types.ts';
 import { threadMemory } from '../threads/memory.ts';
 
 export interface StoreServiceOptions {
@@ -173,14 +173,8 @@ export class StoreService {
     if (e.saveInLanes !== undefined) {
       results = await e.saveInLanes(messages);
     } else {
-      const all = messages.flatMap((m) => m.items);
-      const saved = await e.save(all).catch((err: Error) => err);
-      let at = 0;
-      results = messages.map((m) => {
-        if (saved instanceof Error) return saved;
-        at += m.items.length;
-        return saved.slice(at - m.items.length, at);
-      });
+      const saved = await e.save(messages.flatMap((m) => m.items)).catch((err: Error) => err);
+      results = saved instanceof Error ? messages.map(() => saved) : perMessage(messages, saved);
     }
     this.#latency.recordValue(Math.max(1, Math.round((performance.now() - t0) * 1000)));
     this.#batches++;

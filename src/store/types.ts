@@ -33,6 +33,12 @@ export interface MessageSave {
   items: SaveItem[];
 }
 
+/** The results of saving `messages`' items in one run, handed back message by message. */
+export function perMessage(messages: readonly MessageSave[], saved: readonly Saved[]): Saved[][] {
+  let at = 0;
+  return messages.map((m) => saved.slice(at, (at += m.items.length)));
+}
+
 /** Where a message landed: its key in the queue and the queue's previous key (0: none). */
 export interface Saved {
   key: number;
