@@ -22,6 +22,16 @@ export const MAX_WAITING_SYNCS = 256;
 export const SAVING_MAX = 1024;
 export const SAVING_MAX_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Bytes a shard may have handed to another shard that it has not yet handled. A client whose
+ * frame goes over it waits (its reads paused) until every peer is at most half of it behind:
+ * a flood read on one shard for a receiver on another is slowed to the pace the receiving
+ * shard keeps, instead of piling up in the port between them (bench:flood: +1 GB a round, and
+ * seconds of delay for every other message between the two). A mebibyte is about a thousand
+ * 1 KiB frames: a few milliseconds of a shard's work, so the wait it adds stays short.
+ */
+export const HANDOFF_BACKLOG_MAX = 1024 * 1024;
+
 /** A quiet router link asks its router a PING this often... */
 export const ROUTER_PING_EVERY_MS = 2000;
 /**

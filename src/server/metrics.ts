@@ -81,6 +81,7 @@ export function serverMetrics(pool: PoolQueries, table: SubscriberTable): Regist
     Object.entries(droppedByReason(s.shards, s.channel)).map(([reason, n]) => [{ reason }, n]));
   mirrored('im_slow_consumers_total', 'Clients disconnected for not reading (over IM_QUEUE_LIMIT_BYTES)', ['shard'], stat('slowDisconnects'));
   mirrored('im_read_budget_pauses_total', 'Times a client\'s reads waited for the next turn: it sent more than IM_READ_BUDGET_BYTES in one', ['shard'], stat('readBudgetPauses'));
+  mirrored('im_peer_pauses_total', 'Times a client\'s reads waited for another shard to catch up: what it sent there was over a mebibyte behind', ['shard'], stat('peerPauses'));
   mirrored('im_store_pauses_total', 'Times a client\'s reads paused because more of its messages waited for the store than one client may have', ['shard'], stat('storePauses'));
   mirrored('im_invalid_frames_total', 'Connections closed for breaking the protocol', ['shard'], stat('invalidFrames'));
   mirrored('im_write_slabs_total', 'Write slabs made anew because a client socket still held the previous one', ['shard'], perShard((r) => r.writeSlabs));

@@ -13,6 +13,7 @@ import type { TransportKind } from '../protocol/index.ts';
 import { releaseShard } from './release.ts';
 import { StoreSupervisor } from './store-supervisor.ts';
 import { portPairs } from '../threads/ports.ts';
+import { linkPair, type LinkEnd } from '../threads/backlog.ts';
 
 const SHARD_ENTRY = new URL('../../workers/shard.ts', import.meta.url);
 const CHANNEL_ENTRY = new URL('../../workers/channel.ts', import.meta.url);
@@ -70,13 +71,9 @@ export class ShardPool {
     const n = config.shards;
     this.#loadBuffer = new SharedArrayBuffer(4 * n);
     this.#load = new Int32Array(this.#loadBuffer);
-    const peers: (MessagePort | undefined)[][] = Array.from({ length: n }, () => new Array(n).fill(undefined));
+    const peers: (LinkEnd | undefined)[][] = Array.from({ length: n }, () => new Array(n).fill(undefined));
     for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++) {
-        const { port1, port2 } = new MessageChannel();
-        peers[i]![j] = port1;
-        peers[j]![i] = port2;
-      }
+      for (let j = i + 1; j < n; j++) [peers[i]![j], peers[j]![i]] = linkPair(new MessageChannel());
     }
     const toChannel: (MessagePort | undefined)[] = linked(config) ? this.#spawnChannel() : new Array(n).fill(undefined);
     if (config.store !== 'off') {
@@ -213,7 +210,7 @@ export class ShardPool {
     return toChannel;
   }
 
-  #spawn(index: number, peers: (MessagePort | undefined)[], channel: MessagePort | undefined, store: MessagePort | undefined, restarts: number): ShardHandle {
+  #spawn(index: number, peers: (LinkEnd | undefined)[], channel: MessagePort | undefined, store: MessagePort | undefined, restarts: number): ShardHandle {
     const { port1, port2 } = new MessageChannel();
     const svc = new MessageChannel();
     Comlink.expose(this.#services, endpoint(svc.port1));
@@ -222,7 +219,7 @@ export class ShardPool {
       index, config: this.#config, table: this.#table.buffer, ledger: ledger.buffer, load: this.#loadBuffer,
       peers, control: port2, channel, services: svc.port2, store,
     };
-    const transfer = [...peers.filter((p) => p !== undefined), port2, svc.port2, ...(channel ? [channel] : []), ...(store ? [store] : [])];
+    const transfer = [...peers.flatMap((p) => (p === undefined ? [] : [p.port])), port2, svc.port2, ...(channel ? [channel] : []), ...(store ? [store] : [])];
     const worker = new Worker(SHARD_ENTRY, { workerData: start, transferList: transfer as never, name: `shard-${index}`, resourceLimits: this.#limits() });
     const handle: ShardHandle = { index, worker, control: Comlink.wrap<ShardControl>(endpoint(port1)), ledger, ready: false, dead: false, restarts };
     handle.control.ping().then(() => { handle.ready = true; }, () => {});
@@ -276,10 +273,10 @@ export class ShardPool {
     const fresh = this.#spawn(i, new Array(this.shards.length).fill(undefined), channel, store, dead.restarts + 1);
     this.shards[i] = fresh;
     await Promise.all(this.shards.filter((other) => other !== fresh && !other.dead).map((other) => {
-      const { port1, port2 } = new MessageChannel();
+      const [ours, theirs] = linkPair(new MessageChannel());
       return Promise.all([
-        deadline(other.control.setPeer(i, Comlink.transfer(port2, [port2 as never])), limit, `shard ${other.index} setPeer`),
-        deadline(fresh.control.setPeer(other.index, Comlink.transfer(port1, [port1 as never])), limit, `shard ${i} setPeer`),
+        deadline(other.control.setPeer(i, Comlink.transfer(theirs, [theirs.port as never])), limit, `shard ${other.index} setPeer`),
+        deadline(fresh.control.setPeer(other.index, Comlink.transfer(ours, [ours.port as never])), limit, `shard ${i} setPeer`),
       ]).catch((err: unknown) => this.#log.warn({ shard: other.index, err: (err as Error).message }, 'wiring a replacement shard: a peer did not answer'));
     }));
     this.#log.warn({ shard: i, restarts: fresh.restarts }, 'shard restarted');

@@ -4,6 +4,7 @@ import { FrameDecoder, ProtocolError, ProtocolErrorCode, frameCount, wireSize, w
 import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
 import type { WriteArena } from './write-arena.ts';
+import { FrameQueue } from './frame-queue.ts';
 
 /** What a connection reports to the shard that owns it. */
 export interface ConnectionOwner {
@@ -42,6 +43,7 @@ export interface QueueLimits {
 
 const PAUSED_STORE = 1;
 const PAUSED_BUDGET = 2;
+const PAUSED_PEERS = 4;
 
 /** What a waiting frame costs: its wire bytes, roughly (version 0 is 4 bytes less). */
 function cost(f: OutFrame): number {
@@ -76,12 +78,8 @@ export class Connection implements RouteClient, TransportEvents {
   lastRecv: number;
   readonly transport: ServerTransport;
   #seq = 0;
-  /**
-   * Frames waiting, in #queue[0, #queued): the array is kept from turn to turn (its slots
-   * cleared), so that a connection getting a frame costs no allocation once it has had a burst.
-   */
-  #queue: OutFrame[] = [];
-  #queued = 0;
+  /** Frames waiting to be written. */
+  readonly #queue = new FrameQueue();
   /** Frames in the queue the limit may drop (not part of a reply that must arrive whole), and their bytes. */
   #droppable = 0;
   #droppableBytes = 0;
@@ -97,7 +95,7 @@ export class Connection implements RouteClient, TransportEvents {
   /** Messages of this client waiting for the store, and their bytes (see saving()). */
   #saving = 0;
   #savingBytes = 0;
-  /** Reads paused: waiting for the store (STORE), over this turn's read budget (BUDGET). */
+  /** Reads paused: waiting for the store (STORE), over this turn's read budget (BUDGET), for other shards to catch up (PEERS). */
   #paused = 0;
   #turn = -1;
   #turnBytes = 0;
@@ -200,6 +198,17 @@ export class Connection implements RouteClient, TransportEvents {
     if ((this.#paused & PAUSED_STORE) && this.#saving <= SAVING_MAX / 2 && this.#savingBytes <= SAVING_MAX_BYTES / 2) this.#resume(PAUSED_STORE);
   }
 
+  /** Its frame was handed to a shard far behind (see Delivery.crowded): reads pause until peersCaughtUp(). False if they already had. */
+  waitForPeers(): boolean {
+    if (this.#paused & PAUSED_PEERS) return false;
+    this.#pause(PAUSED_PEERS);
+    return true;
+  }
+
+  peersCaughtUp(): void {
+    this.#resume(PAUSED_PEERS);
+  }
+
   /** A new turn: reads paused for the budget go on. */
   nextTurn(): void {
     this.#turnBytes = 0;
@@ -237,7 +246,7 @@ export class Connection implements RouteClient, TransportEvents {
       this.#droppable++;
       this.#droppableBytes += cost(f);
     }
-    this.#queue[this.#queued++] = f;
+    this.#queue.push(f);
     if (this.#blocked && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) {
       if (!this.#limits.dropOldest) {
         this.#cut = true;
@@ -247,21 +256,21 @@ export class Connection implements RouteClient, TransportEvents {
       }
       while (this.#droppable > 0 && this.#droppableBytes + this.transport.buffered > this.#limits.bytes) this.#dropOldest();
     }
-    if (this.#queued === 1 && !this.#blocked) this.#owner.markDirty(this);
+    if (this.#queue.length === 1 && !this.#blocked) this.#owner.markDirty(this);
   }
 
   /** Writes what is queued as one batch, each frame with this connection's seq and version. */
   flush(): void {
-    const n = this.#queued;
+    const q = this.#queue;
+    const n = q.length;
     if (this.#dead || this.#blocked || n === 0) return;
-    const frames = this.#queue;
     this.#droppable = 0;
     this.#droppableBytes = 0;
     const v = this.version;
     const counts = this.#owner.framesOutByCmd;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      const f = frames[i]!;
+      const f = q.at(i);
       counts[f.cmd]!++;
       total += wireSize(f, v);
     }
@@ -269,14 +278,11 @@ export class Connection implements RouteClient, TransportEvents {
     const b = arena === undefined ? Buffer.allocUnsafe(total) : arena.take(total);
     let p = 0;
     for (let i = 0; i < n; i++) {
-      const f = frames[i]!;
+      const f = q.at(i);
       p = writeOut(b, p, f, v, this.#seq + 1);
       this.#seq += frameCount(f);
     }
-    this.#queued = 0;
-    // Slots for a burst far larger than this turn's, or for more than QUEUE_KEEP_MAX, go.
-    if (frames.length > QUEUE_KEEP_MAX || (frames.length > QUEUE_KEEP && n * 4 < frames.length)) this.#queue = [];
-    else frames.fill(undefined as never, 0, n);
+    q.clear();
     if (!this.transport.write(b)) this.#blocked = true;
     arena?.written(b, this.transport.buffered > 0);
     if (!this.#blocked && this.#written !== undefined) this.#wrote();
@@ -289,12 +295,12 @@ export class Connection implements RouteClient, TransportEvents {
   whenWritten(fn: () => void): void {
     if (this.#dead) return;
     (this.#written ??= []).push(fn);
-    if (this.#queued === 0 && !this.#blocked) setImmediate(() => this.#wrote());
+    if (this.#queue.length === 0 && !this.#blocked) setImmediate(() => this.#wrote());
   }
 
   #wrote(): void {
     const w = this.#written;
-    if (w === undefined || this.#dead || this.#blocked || this.#queued > 0) return;
+    if (w === undefined || this.#dead || this.#blocked || this.#queue.length > 0) return;
     this.#written = undefined;
     for (const fn of w) fn();
   }
@@ -303,10 +309,8 @@ export class Connection implements RouteClient, TransportEvents {
   #dropOldest(): void {
     const q = this.#queue;
     let i = 0;
-    while (q[i]!.keep === true) i++;
-    const f = q[i]!;
-    q.copyWithin(i, i + 1, this.#queued);
-    q[--this.#queued] = undefined as never;
+    while (q.at(i).keep === true) i++;
+    const f = q.removeAt(i);
     this.#droppable--;
     this.#droppableBytes -= cost(f);
     this.#owner.onDropped(this, 1);
@@ -314,7 +318,7 @@ export class Connection implements RouteClient, TransportEvents {
 
   drained(): void {
     this.#blocked = false;
-    if (this.#queued > 0) this.#owner.markDirty(this);
+    if (this.#queue.length > 0) this.#owner.markDirty(this);
     else if (this.#written !== undefined) this.#wrote();
   }
 
@@ -343,16 +347,11 @@ export class Connection implements RouteClient, TransportEvents {
   }
 
   #forget(): void {
-    this.#queue = [];
-    this.#queued = 0;
+    this.#queue.release();
     this.#droppable = 0;
     this.#droppableBytes = 0;
   }
 }
-
-/** Queue slots a connection keeps after a burst whatever its next turn needs, and at most (2 KiB). */
-const QUEUE_KEEP = 64;
-const QUEUE_KEEP_MAX = 256;
 
 /**
  * A frame about to wait: if its body is a view into a much larger buffer (a socket read, a

@@ -4,6 +4,7 @@ import type { ServerConfig } from '../config/server.ts';
 import type { Group } from '../groups/source.ts';
 import type { TransportKind } from '../protocol/index.ts';
 import type { ShardReport } from './stats.ts';
+import type { LinkEnd } from '../threads/backlog.ts';
 
 /** A message posted through the HTTP API, routed by a shard exactly as a client's would be. */
 export type PostRequest =
@@ -22,8 +23,8 @@ export interface ShardControl {
   invalidateGroup(appid: number, gid: number): void;
   /** POST /post_*: routed as a client's message would be; resolves 0 or a GroupSend / AckStatus code. */
   post(p: PostRequest): Promise<number>;
-  /** A restarted shard's new port (see ShardPool's supervision). */
-  setPeer(index: number, port: MessagePort): void;
+  /** A restarted shard's new link (see ShardPool's supervision). */
+  setPeer(index: number, link: LinkEnd): void;
   /** A restarted Channel thread's new port. */
   setChannel(port: MessagePort): void;
   /** A restarted store thread's new port. */
@@ -47,8 +48,8 @@ export interface ShardStart {
   /** This shard's ledger (its own counts per key, a growable SharedArrayBuffer). */
   ledger: SharedArrayBuffer;
   load: SharedArrayBuffer;
-  /** Port to each other shard, by shard index (undefined for itself). */
-  peers: (MessagePort | undefined)[];
+  /** Link to each other shard, by shard index (undefined for itself). */
+  peers: (LinkEnd | undefined)[];
   control: MessagePort;
   /** Port to the Channel thread, when routers are configured. */
   channel?: MessagePort;

@@ -2,7 +2,9 @@ import type { MessagePort } from 'node:worker_threads';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import type { AppRoute } from '../route/index.ts';
 import type { OutFrame } from '../protocol/index.ts';
+import { Backlog, type LinkEnd } from '../threads/backlog.ts';
 import { PortBatcher } from '../threads/batcher.ts';
+import { HANDOFF_BACKLOG_MAX } from '../config/limits.ts';
 import { HandoffKind, readHandoffs, writeHandoff, type HandoffVisitor } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
 import type { Group } from '../groups/source.ts';
@@ -16,7 +18,9 @@ export interface GroupLookup {
 /**
  * Delivery to (appid, uid) and (appid, room) across the shards of this server: this shard's
  * own connections first, then a hand-off to every other shard the subscriber table names,
- * batched per destination and turn (PortBatcher).
+ * batched per destination and turn (PortBatcher). A hand-off to a shard that is more than
+ * HANDOFF_BACKLOG_MAX behind sets `crowded`: the shard then holds back the client whose
+ * frame it was (Shard.onFrame) until every peer has caught up to half of it.
  */
 export class Delivery implements HandoffVisitor {
   readonly #me: number;
@@ -27,29 +31,50 @@ export class Delivery implements HandoffVisitor {
   readonly #shards: number[] = [];
   /** Group messages from other threads: each shard resolves the members itself. */
   readonly #groups: GroupLookup;
+  /** A hand-off since this was last cleared went to a peer over HANDOFF_BACKLOG_MAX behind. */
+  crowded = false;
   handoffsOut = 0;
   handoffsIn = 0;
   delivered = 0;
 
-  constructor(me: number, table: SubscriberTable, routes: AppRoute<Connection>, peers: (MessagePort | undefined)[], groups: GroupLookup) {
+  constructor(me: number, table: SubscriberTable, routes: AppRoute<Connection>, peers: (LinkEnd | undefined)[], groups: GroupLookup) {
     this.#me = me;
     this.#groups = groups;
     this.#table = table;
     this.#routes = routes;
     this.#shardCount = peers.length;
-    this.#peers = new PortBatcher(peers);
-    for (const port of peers) if (port !== undefined) this.listen(port);
+    this.#peers = new PortBatcher(peers.map((p) => p?.port), peers.map((p) => p && new Backlog(p.out)));
+    peers.forEach((p, i) => p !== undefined && this.#link(i, p));
   }
 
-  /** A restarted shard's new port replaces the old one. */
-  setPeer(index: number, port: MessagePort): void {
-    this.#peers.setPort(index, port);
-    this.listen(port);
+  /** A restarted shard's new link replaces the old one (and its backlog, with what the dead one never took). */
+  setPeer(index: number, link: LinkEnd): void {
+    this.#peers.setPort(index, link.port, new Backlog(link.out));
+    this.#link(index, link);
   }
 
-  /** Takes hand-offs from another thread (a shard, or the Channel thread). */
-  listen(port: MessagePort): void {
-    port.on('message', (ab: ArrayBuffer) => readHandoffs(new PackedReader(ab), this));
+  #link(index: number, link: LinkEnd): void {
+    this.listen(link.port, new Backlog(link.in));
+    // A shard that died takes nothing more: what it never took must not hold clients back
+    // until its replacement is wired (or for good, if it is not replaced).
+    link.port.once('close', () => this.#peers.forgetBacklog(index, link.port));
+  }
+
+  /** Takes hand-offs from another thread (a shard, or the Channel thread), counting them handled in `backlog`. */
+  listen(port: MessagePort, backlog?: Backlog): void {
+    port.on('message', (ab: ArrayBuffer) => {
+      try {
+        readHandoffs(new PackedReader(ab), this);
+      } finally {
+        backlog?.taken(ab.byteLength);
+      }
+    });
+  }
+
+  /** Every peer is at most half of HANDOFF_BACKLOG_MAX behind: clients held back may go on. */
+  caughtUp(): boolean {
+    for (let s = 0; s < this.#shardCount; s++) if (s !== this.#me && this.#peers.behind(s) > HANDOFF_BACKLOG_MAX / 2) return false;
+    return true;
   }
 
   /** To every connection of the user on this server except `exclude`. */
@@ -82,8 +107,7 @@ export class Delivery implements HandoffVisitor {
   toOtherShards(appid: number, gid: number, f: OutFrame): void {
     for (let s = 0; s < this.#shardCount; s++) {
       if (s === this.#me || !this.#peers.has(s)) continue;
-      writeHandoff(this.#peers.to(s), HandoffKind.GROUP, appid, gid, f);
-      this.handoffsOut++;
+      this.#write(s, HandoffKind.GROUP, appid, gid, f);
     }
   }
 
@@ -99,8 +123,13 @@ export class Delivery implements HandoffVisitor {
     for (let i = 0; i < n; i++) {
       const s = this.#shards[i]!;
       if (s === this.#me || !this.#peers.has(s)) continue;
-      writeHandoff(this.#peers.to(s), kind, appid, id, f);
-      this.handoffsOut++;
+      this.#write(s, kind, appid, id, f);
     }
+  }
+
+  #write(s: number, kind: number, appid: number, id: number, f: OutFrame): void {
+    writeHandoff(this.#peers.to(s), kind, appid, id, f);
+    this.handoffsOut++;
+    if (this.#peers.behind(s) > HANDOFF_BACKLOG_MAX) this.crowded = true;
   }
 }

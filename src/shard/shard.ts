@@ -1,6 +1,6 @@
 import { Disconnect, type DisconnectReason } from './disconnect.ts';
 import type net from 'node:net';
-import type { MessagePort } from 'node:worker_threads';
+import type { LinkEnd } from '../threads/backlog.ts';
 import { CLIENT_CMDS, FrameDecoder, type Frame, type ProtocolError, type TransportKind } from '../protocol/index.ts';
 import { AppRoute } from '../route/index.ts';
 import type { Ledger, SubscriberTable } from '../subscribers/index.ts';
@@ -35,7 +35,7 @@ export interface ShardDeps {
   ledger: Ledger;
   /** Live connections per shard, shared with the main thread (which picks the least loaded). */
   load: Int32Array;
-  peers: (MessagePort | undefined)[];
+  peers: (LinkEnd | undefined)[];
   channel: ChannelSink;
   auth: Authenticator;
   log: Logger;
@@ -136,12 +136,36 @@ export class Shard implements ConnectionOwner {
   onFrame(c: Connection, f: Frame): void {
     this.stats.framesIn++;
     this.framesInByCmd[f.cmd]!++;
+    this.delivery.crowded = false;
     try {
       dispatch(this.#ctx, c, f);
     } catch (err) {
       this.onInternalError(c, err, f.cmd);
     }
+    if (this.delivery.crowded) this.#waitForPeers(c);
   }
+
+  /** Clients whose reads wait for other shards to catch up with what they sent (Delivery.crowded). */
+  readonly #held = new Set<Connection>();
+  #heldCheck: NodeJS.Timeout | undefined;
+
+  #waitForPeers(c: Connection): void {
+    if (!c.waitForPeers()) return;
+    this.stats.peerPauses++;
+    this.#held.add(c);
+    this.#heldCheck ??= setTimeout(this.#checkHeld, 1);
+  }
+
+  /** Polled while clients are held: the peers' progress is in shared memory, not a message. */
+  readonly #checkHeld = () => {
+    if (!this.delivery.caughtUp()) {
+      this.#heldCheck = setTimeout(this.#checkHeld, 1);
+      return;
+    }
+    this.#heldCheck = undefined;
+    for (const c of this.#held) c.peersCaughtUp();
+    this.#held.clear();
+  };
 
   onInternalError(c: Connection, err: unknown, cmd: number): void {
     // A bug must cost one connection, not the shard and all of its connections.
@@ -207,6 +231,7 @@ export class Shard implements ConnectionOwner {
 
   onClose(c: Connection, reason: DisconnectReason): void {
     this.#conns.delete(c);
+    this.#held.delete(c);
     if (c.authed) this.presence.unregister(c);
     this.#disconnected(reason);
     this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid, reason }, 'connection closed');

@@ -31,12 +31,14 @@ export interface ShardStats {
   storePauses: number;
   /** Times a client's reads waited for the next turn: it sent more than IM_READ_BUDGET_BYTES in one. */
   readBudgetPauses: number;
+  /** Times a client's reads waited for another shard to catch up with what it had handed it. */
+  peerPauses: number;
 }
 
 export function emptyShardStats(): ShardStats {
   return {
     accepted: 0, logins: 0, authFailures: 0, authTimeouts: 0, authRefusedFull: 0, roomRefusedFull: 0,
-    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0, storeFailures: 0, refused: 0, slowDisconnects: 0, authUnavailable: 0, storePauses: 0, readBudgetPauses: 0,
+    idleTimeouts: 0, invalidFrames: 0, tlsErrors: 0, framesIn: 0, framesOut: 0, messagesIn: 0, dropped: 0, spoofed: 0, internalErrors: 0, storeFailures: 0, refused: 0, slowDisconnects: 0, authUnavailable: 0, storePauses: 0, readBudgetPauses: 0, peerPauses: 0,
   };
 }
 

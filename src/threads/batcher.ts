@@ -1,4 +1,5 @@
 import type { MessagePort } from 'node:worker_threads';
+import type { Backlog } from './backlog.ts';
 import { PackedWriter } from './packed.ts';
 
 /**
@@ -9,12 +10,20 @@ import { PackedWriter } from './packed.ts';
 export class PortBatcher {
   readonly #ports: (MessagePort | undefined)[];
   readonly #writers: PackedWriter[];
+  /** What each destination has not yet handled, where it counts it (see Backlog). */
+  readonly #backlogs: (Backlog | undefined)[];
   #scheduled = false;
   readonly #flush = () => this.flush();
 
-  constructor(ports: (MessagePort | undefined)[]) {
+  constructor(ports: (MessagePort | undefined)[], backlogs: (Backlog | undefined)[] = []) {
     this.#ports = ports;
     this.#writers = ports.map(() => new PackedWriter());
+    this.#backlogs = backlogs;
+  }
+
+  /** Bytes `dest` has yet to handle: posted and not taken, and what waits for this turn's post. */
+  behind(dest: number): number {
+    return (this.#backlogs[dest]?.bytes ?? 0) + this.#writers[dest]!.length;
   }
 
   has(dest: number): boolean {
@@ -31,18 +40,27 @@ export class PortBatcher {
   }
 
   /** A restarted thread's new port replaces the old one (what was pending for the old is dropped). */
-  setPort(dest: number, port: MessagePort): void {
+  setPort(dest: number, port: MessagePort, backlog?: Backlog): void {
     this.#ports[dest]?.close();
     this.#ports[dest] = port;
+    this.#backlogs[dest] = backlog;
     this.#writers[dest] ??= new PackedWriter();
     this.#writers[dest].take();
+  }
+
+  /** `port` closed: what `dest` has not handled no longer counts (unless a new port replaced it). */
+  forgetBacklog(dest: number, port: MessagePort): void {
+    if (this.#ports[dest] === port) this.#backlogs[dest] = undefined;
   }
 
   flush(): void {
     this.#scheduled = false;
     for (let i = 0; i < this.#writers.length; i++) {
       const ab = this.#writers[i]!.take();
-      if (ab !== null) this.#ports[i]?.postMessage(ab, [ab]);
+      const port = this.#ports[i];
+      if (ab === null || port === undefined) continue;
+      this.#backlogs[i]?.posted(ab.byteLength);
+      port.postMessage(ab, [ab]);
     }
   }
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signToken } from '../../src/auth/jwt.ts';
 import { ImClient, type ClientOptions } from '../../src/client/index.ts';
-import { startProcess, type Started } from './process.ts';
+import { httpJson, startProcess, type Started } from './process.ts';
 
 export const SECRET = 'test-secret-of-at-least-32-bytes-length!';
 
@@ -71,4 +71,14 @@ export function record<T extends unknown[]>(c: ImClient, name: string): { got: T
       return got;
     },
   };
+}
+
+/** A counter or gauge of /metrics, summed over its labels (0 when absent). */
+export async function metric(im: Im, name: string): Promise<number> {
+  const text = (await httpJson(im.httpPort, '/metrics')).body as string;
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
 }

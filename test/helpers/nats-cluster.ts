@@ -5,6 +5,8 @@ import type { ImClient } from '../../src/client/index.ts';
 import { httpJson } from './process.ts';
 import { startIm, type Im } from './im.ts';
 
+export { metric } from './im.ts';
+
 /**
  * `n` access servers linked through NATS (`url`), sharing one embedded store and one group
  * database (servers on one host), pushing to `redisUrl` when given.
@@ -24,16 +26,6 @@ export async function startNatsIms(n: number, url: string, env: Record<string, s
 export async function natsServerOf(im: Im): Promise<{ server: string; state: string; reconnects: number }> {
   const h = (await httpJson(im.httpPort, '/healthz')).body as { routers: { router: string; server: string; state: string; reconnects: number }[] };
   return h.routers.find((r) => r.router === 'nats')!;
-}
-
-/** A counter or gauge of /metrics, summed over its labels (0 when absent). */
-export async function metric(im: Im, name: string): Promise<number> {
-  const text = (await httpJson(im.httpPort, '/metrics')).body as string;
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 /**
