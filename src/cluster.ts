@@ -14,16 +14,20 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signToken } from './auth/jwt.ts';
+import { secretFromFile } from './auth/secret-file.ts';
+import { clusterProblems } from './cluster-check.ts';
 
 // Beside this file: the sources when run as TypeScript, build/ when run as `npm run cluster`.
 const SERVER = new URL('./server/main.ts', import.meta.url).pathname;
 const ROUTER = new URL('./router/main.ts', import.meta.url).pathname;
-const secret = process.env.IM_JWT_SECRET ?? randomBytes(32).toString('base64url');
+// The secret every server started from this checkout uses (the one `npm start` makes and
+// keeps), so that `npm run token` prints tokens the cluster accepts too.
+const secretFile = process.env.IM_JWT_SECRET_FILE || 'data/jwt-secret';
+const secret = process.env.IM_JWT_SECRET || secretFromFile(secretFile).secret;
 const shards = process.env.IM_SHARDS ?? '1';
 const base = Number(process.env.CLUSTER_BASE_PORT ?? 0);
 if (!Number.isInteger(base) || base < 0 || base > 65500) {
@@ -127,6 +131,20 @@ const common = { IM_JWT_SECRET: secret, IM_SHARDS: shards, IM_HOST: '127.0.0.1',
 const postgres = process.env.IM_STORE_URL !== undefined;
 const storeDb = process.env.IM_STORE_DB ?? 'data/messages.db';
 const store: Record<string, string> = (postgres ? {} : { IM_STORE: 'sqlite', IM_STORE_DB: storeDb, IM_STORE_SHARED: '1' });
+const planned = [
+  ...(backplane === 'nats'
+    ? ports.nats.flatMap((n, i) => [{ port: n.client, what: `NATS ${i + 1}` }, { port: n.route, what: `NATS ${i + 1} routes` }, { port: n.http, what: `NATS ${i + 1} monitoring` }])
+    : [{ port: ports.router, what: 'router' }, { port: ports.routerHttp, what: 'router HTTP' }]),
+  ...(['a', 'b'] as const).flatMap((s) => [
+    { port: ports[s].tcp, what: `server ${s.toUpperCase()} TCP` }, { port: ports[s].ws, what: `server ${s.toUpperCase()} WebSocket` },
+    { port: ports[s].http, what: `server ${s.toUpperCase()} HTTP` }, { port: ports[s].dashboard, what: `server ${s.toUpperCase()} dashboard` },
+  ]),
+].map((p) => ({ ...p, port: Number(p.port) }));
+const problems = await clusterProblems(planned, postgres ? undefined : storeDb);
+if (problems.length > 0) {
+  for (const p of problems) process.stderr.write(`cluster: ${p}\n`);
+  process.exit(2);
+}
 try {
   if (backplane === 'nats') {
     const dir = mkdtempSync(join(tmpdir(), 'gobelieve-router-nats-'));
@@ -149,7 +167,7 @@ cluster up:
   server A  tcp :${ports.a.tcp}  ws :${ports.a.ws}/ws  http :${ports.a.http}  dashboard http://127.0.0.1:${ports.a.dashboard}/
   server B  tcp :${ports.b.tcp}  ws :${ports.b.ws}/ws  http :${ports.b.http}  dashboard http://127.0.0.1:${ports.b.dashboard}/
 message store: ${postgres ? 'PostgreSQL (IM_STORE_URL), shared' : `${storeDb}, shared by both servers (IM_STORE_URL=postgres://… for servers on several machines)`}
-IM_JWT_SECRET=${secret}
+${process.env.IM_JWT_SECRET ? 'JWT secret: IM_JWT_SECRET' : `JWT secret: ${secretFile}, the one npm start uses (npm run -s token -- APPID UID prints a token for both)`}
 token for appid 7 uid 1: ${await signToken(secret, 7, 1)}
 token for appid 7 uid 2: ${await signToken(secret, 7, 2)}
 Connect uid 1 to server A and uid 2 to server B and send messages; Ctrl-C stops everything.

@@ -13,11 +13,15 @@ import { clientListeners } from './acceptors.ts';
  */
 export async function startupProblems(config: ServerConfig, dashboardDefault: boolean): Promise<string[]> {
   const problems: string[] = [];
-  if (config.store === 'sqlite' && !config.storeShared) {
-    const busy = storeFileBusy(config.storeDb);
-    if (busy !== undefined) {
+  if (config.store === 'sqlite') {
+    // A server that shares the file holds its lock for a transaction at a time; one that does not, for good.
+    const busy = storeFileBusy(config.storeDb, config.storeShared ? 2000 : 200);
+    if (busy !== undefined && !config.storeShared) {
       problems.push(`IM_STORE_DB=${config.storeDb} is in use by another access server (${busy}): stop it, give this server `
         + 'its own IM_STORE_DB, or set IM_STORE_SHARED=1 on every server that shares the file');
+    } else if (busy !== undefined) {
+      problems.push(`IM_STORE_DB=${config.storeDb} is held by an access server that does not share it (${busy}; one started `
+        + 'without IM_STORE_SHARED=1): stop it, or set IM_STORE_SHARED=1 on every server that shares the file');
     }
   }
   const wanted: [string, string, number | undefined, string][] = [

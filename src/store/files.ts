@@ -14,13 +14,15 @@ export function createPrivate(file: string, fresh = false): void {
 
 /**
  * Why another process keeps this one from writing the embedded store, or undefined: its
- * write lock is asked for once and given back at once. Creates nothing.
+ * write lock is asked for once, waiting at most `waitMs` (longer than any transaction of a
+ * server that shares the file holds it; a server that does not share it holds it for good),
+ * and given back at once. Creates nothing.
  */
-export function storeFileBusy(file: string): string | undefined {
+export function storeFileBusy(file: string, waitMs = 200): string | undefined {
   if (file === ':memory:' || !existsSync(file)) return undefined;
   let db: DatabaseSync | undefined;
   try {
-    db = new DatabaseSync(file, { timeout: 200 });
+    db = new DatabaseSync(file, { timeout: waitMs });
     db.exec('BEGIN IMMEDIATE');
     db.exec('ROLLBACK');
     return undefined;

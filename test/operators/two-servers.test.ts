@@ -93,4 +93,25 @@ test('every start-up problem in one attempt: a held store file, a busy client po
   }
 });
 
+test('a server that shares the store file beside one that holds it alone: one line that says so, exit 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'im-two-'));
+  const db = join(dir, 'messages.db');
+  const first = await server({ IM_STORE_DB: db, IM_GROUP_DB: join(dir, 'groups.db') });
+  try {
+    const env = {
+      ...process.env, IM_HOST: '127.0.0.1', IM_SHARDS: '1', IM_JWT_SECRET: SECRET, IM_STORE_DB: db, IM_STORE_SHARED: '1', IM_GROUP_DB: join(dir, 'groups2.db'),
+      IM_PORT: '0', IM_WS_PORT: '0', IM_HTTP_PORT: '0', IM_DASHBOARD_PORT: '0',
+    };
+    const r = await run(process.execPath, ['src/server/main.ts'], { cwd: root, env, timeout: 30_000 })
+      .then(() => undefined, (e: { code: number; stderr: string }) => e);
+    assert.ok(r !== undefined, 'it must not start');
+    assert.is(r!.code, 2);
+    const lines = r!.stderr.split('\n').filter((l) => l.trim() !== '');
+    assert.is(lines.length, 1, r!.stderr);
+    assert.match(lines[0]!, /^im: IM_STORE_DB=.* is held by an access server that does not share it .*IM_STORE_SHARED=1/);
+  } finally {
+    assert.is(await first.stop(), 0);
+  }
+});
+
 test.run();
