@@ -4,7 +4,7 @@ import {
   encodeFrame, ProtocolError, readI64, type Body, type Frame, type MessageCodec,
 } from '../protocol/index.ts';
 import { connectTransport, type ConnectOptions, type Transport } from './transport.ts';
-import { Positions } from './positions.ts';
+import { Positions, ownCopy } from './positions.ts';
 import { ACKED, AckTimeoutError, ClientClosedError, EVENT_OF, jwtUid, readKey, type ClientEvents, type Msg, type SyncResult, type SyncedMessage } from './events.ts';
 
 export interface ClientOptions extends ConnectOptions {
@@ -47,7 +47,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
   #closed = false;
   /** close() was called: nothing more is written, not even automatic ACKs. */
   #closing = false;
-  #acks = new Map<number, Pending<Msg<'ACK'>>>();
+  #acks = new Map<number, Pending<Msg<'ACK'>> & { own?: string }>();
   #auth: Pending<number> | undefined;
   #pongs: Pending<void>[] = [];
   readonly #positions: Positions;
@@ -127,12 +127,14 @@ export class ImClient extends EventEmitter<ClientEvents> {
 
   /** Sends a peer message; resolves with the server's ACK. */
   sendIM(m: { receiver: number; content: Buffer | string; msgid?: number; timestamp?: number; sender?: number; flag?: number }): Promise<Msg<'ACK'>> {
-    return this.#acked(this.post(codecs.IM, this.#im(m), m.flag ?? 0));
+    const body = this.#im(m);
+    return this.#acked(this.post(codecs.IM, body, m.flag ?? 0), ownCopy(Cmd.IM, body));
   }
 
   /** Sends a group message (receiver is the group id); resolves with the server's ACK. */
   sendGroupIM(m: { receiver: number; content: Buffer | string; msgid?: number; timestamp?: number; sender?: number; flag?: number }): Promise<Msg<'ACK'>> {
-    return this.#acked(this.post(codecs.GROUP_IM, this.#im(m), m.flag ?? 0));
+    const body = this.#im(m);
+    return this.#acked(this.post(codecs.GROUP_IM, body, m.flag ?? 0), ownCopy(Cmd.GROUP_IM, body));
   }
 
   /** Sends a realtime message; the server does not acknowledge it. */
@@ -149,10 +151,11 @@ export class ImClient extends EventEmitter<ClientEvents> {
     receiverAppid: number; receiver: number; content: Buffer | string;
     senderAppid: number; sender?: number; timestamp?: number;
   }): Promise<Msg<'ACK'>> {
-    return this.#acked(this.post(codecs.CUSTOMER_V2, {
+    const body = {
       sender_appid: m.senderAppid, sender: this.#sender(m.sender), receiver_appid: m.receiverAppid,
       receiver: m.receiver, timestamp: m.timestamp ?? nowSeconds(), content: bytes(m.content),
-    }));
+    };
+    return this.#acked(this.post(codecs.CUSTOMER_V2, body), ownCopy(Cmd.CUSTOMER_V2, body));
   }
 
   enterRoom(room: number): number {
@@ -259,7 +262,8 @@ export class ImClient extends EventEmitter<ClientEvents> {
     return v;
   }
 
-  #acked(seq: number): Promise<Msg<'ACK'>> {
+  /** `own`: the message's ownCopy, for Positions to leave out of a later sync. */
+  #acked(seq: number, own?: string): Promise<Msg<'ACK'>> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#acks.delete(seq);
@@ -267,6 +271,7 @@ export class ImClient extends EventEmitter<ClientEvents> {
       }, this.#ackTimeoutMs);
       timer.unref();
       this.#acks.set(seq, {
+        own,
         resolve: (v) => { clearTimeout(timer); resolve(v); },
         reject: (e) => { clearTimeout(timer); reject(e); },
       });
@@ -290,9 +295,9 @@ export class ImClient extends EventEmitter<ClientEvents> {
       this.#auth?.resolve(status);
       this.#auth = undefined;
     } else if (f.cmd === Cmd.ACK) {
-      this.#positions.acked((f.flag & Flag.SUPER_GROUP) !== 0);
       const ack = msg as Msg<'ACK'>;
       const p = this.#acks.get(ack.seq);
+      this.#positions.acked((f.flag & Flag.SUPER_GROUP) !== 0, ack.status === 0 ? p?.own : undefined);
       if (p !== undefined) {
         this.#acks.delete(ack.seq);
         p.resolve(ack);

@@ -7,6 +7,14 @@ const AHEAD_LIMIT = 10_000;
 const fingerprint = (f: Frame) => `${f.cmd}:${createHash('sha1').update(f.body).digest('base64')}`;
 
 /**
+ * What identifies a message this client sent, as the store gives it back: its cmd, sender,
+ * receiver and content (the server stamps its own time into the body, so not the body).
+ */
+export function ownCopy(cmd: number, m: { sender: number; receiver: number; content: Uint8Array }): string {
+  return `${cmd}:${m.sender}:${m.receiver}:${createHash('sha1').update(m.content).digest('base64')}`;
+}
+
+/**
  * Where a client stands in its queues, so that each stored message reaches the application
  * once, whether pushed or synced. A push comes after METADATA(key, prev): when prev is the
  * key the client holds, the push follows on from it and the key moves to it. Otherwise (a
@@ -18,6 +26,8 @@ export class Positions {
   key: number | undefined;
   readonly #groups = new Map<number, number>();
   readonly #ahead = new Set<string>();
+  /** Copies of messages this client sent that a sync may still return (ownCopy → how many). */
+  readonly #own = new Map<string, number>();
   #meta: { key: number; prev: number } | undefined;
 
   constructor(key: number | undefined) {
@@ -48,14 +58,21 @@ export class Positions {
   }
 
   /**
-   * The ACK of a message this device sent comes after METADATA of the sender's own copy:
+   * The ACK of a message this client sent comes after METADATA of the sender's own copy:
    * following on from the held key, the key moves over it (the application knows what it
-   * sent); else a later sync returns it, flagged SELF. A super group's copy is the group's.
+   * sent). Else (no key yet, a gap, a super group's copy, which is in the group's queue) the
+   * copy is remembered by `own` (ownCopy), so that the sync that covers it leaves it out too.
    */
-  acked(superGroup: boolean): void {
+  acked(superGroup: boolean, own: string | undefined): void {
     const m = this.#meta;
     this.#meta = undefined;
-    if (m !== undefined && !superGroup && this.key !== undefined && m.prev === this.key) this.key = m.key;
+    if (m !== undefined && !superGroup && this.key !== undefined && m.prev === this.key) {
+      this.key = m.key;
+      return;
+    }
+    if (m === undefined || own === undefined) return; // the store is off: no copy kept
+    this.#own.set(own, (this.#own.get(own) ?? 0) + 1);
+    if (this.#own.size > AHEAD_LIMIT) this.#own.delete(this.#own.keys().next().value!);
   }
 
   /**
@@ -63,10 +80,25 @@ export class Positions {
    * (`onward`; a sync from a key the caller names is the server's answer as it is), and the
    * key it ended at.
    */
-  synced<T extends { frame: Frame }>(messages: T[], end: number, gid: number | undefined, onward: boolean): T[] {
+  synced<T extends { frame: Frame; body: unknown }>(messages: T[], end: number, gid: number | undefined, onward: boolean): T[] {
     if (gid === undefined) this.key = end;
     else this.#groups.set(gid, end);
-    if (!onward || this.#ahead.size === 0) return messages;
-    return messages.filter((m) => !this.#ahead.delete(fingerprint(m.frame)));
+    if (!onward || (this.#ahead.size === 0 && this.#own.size === 0)) return messages;
+    return messages.filter((m) => !this.#ahead.delete(fingerprint(m.frame)) && !this.#takeOwn(m.frame.cmd, m.body));
   }
+
+  /** A synced message this client sent (remembered by acked): true once for each time it was sent. */
+  #takeOwn(cmd: number, body: unknown): boolean {
+    if (this.#own.size === 0 || !isMessage(body)) return false;
+    const k = ownCopy(cmd, body);
+    const n = this.#own.get(k);
+    if (n === undefined) return false;
+    if (n > 1) this.#own.set(k, n - 1);
+    else this.#own.delete(k);
+    return true;
+  }
+}
+
+function isMessage(b: unknown): b is { sender: number; receiver: number; content: Uint8Array } {
+  return typeof b === 'object' && b !== null && 'content' in b && 'sender' in b && 'receiver' in b;
 }

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ImClient } from '../../src/client/index.ts';
+import { Flag } from '../../src/protocol/index.ts';
 import { login, record, startIm, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
@@ -66,6 +67,28 @@ test('a client given the key it had (lastKey) goes on from there', async () => {
   const back = await login(im, APP, 2, { deviceId: 'old-phone', lastKey: key });
   clients.push(back);
   assert.equal(texts((await back.sync()).messages), ['five']);
+});
+
+/*
+ * The SELF rule: a message this client sent never comes back in a sync that goes on from its
+ * key, held or not (the application has it); one sent from another device does (flag 0), and
+ * one this device sent in an earlier connection does, flagged SELF.
+ */
+test('own messages: not from this client again; from another device, flag 0; from this device earlier, flagged SELF', async () => {
+  const phone = await on(61, 'phone');
+  assert.is((await phone.sendIM({ receiver: 62, content: 'sent here' })).status, 0);
+  assert.is((await phone.sendIM({ receiver: 62, content: 'sent here' })).status, 0);
+  assert.equal(texts((await phone.sync()).messages), [], 'no key yet, and still not its own two');
+  const laptop = await on(61, 'laptop');
+  assert.is((await laptop.sendIM({ receiver: 62, content: 'from the laptop' })).status, 0);
+  const onPhone = (await phone.sync()).messages;
+  assert.equal(texts(onPhone), ['from the laptop']);
+  assert.is(onPhone[0]!.flag & Flag.SELF, 0, 'another device\'s: not SELF');
+  // The same device in a new connection, from the start: its own are SELF, the laptop's not.
+  const again = await on(61, 'phone');
+  const all = (await again.sync()).messages;
+  assert.equal(texts(all), ['sent here', 'sent here', 'from the laptop']);
+  assert.equal(all.map((m) => (m.flag & Flag.SELF) !== 0), [true, true, false]);
 });
 
 test.run();
