@@ -152,12 +152,12 @@ export const IM_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'limits', names: ["IM_CLIENT_TIMEOUT_S"], default: "360",
-    short: "idle and unauthenticated connections are closed",
+    short: "a connection that sends nothing this long is closed",
     meaning: "idle connections are closed",
   },
   {
     group: 'advanced', names: ["IM_AUTH_TIMEOUT_S"], default: "30",
-    short: "idle and unauthenticated connections are closed",
+    short: "a connection not authenticated this long is closed",
     meaning: "connections that do not authenticate are closed",
   },
   {
@@ -167,7 +167,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'limits', names: ["IM_CHANNEL_QUEUE_LIMIT"], default: "100000",
-    short: "what waits for a router",
+    short: "publishes that wait for a router that is away",
     meaning: "publishes held per router while it is away",
   },
   {
@@ -177,7 +177,7 @@ export const IM_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'advanced', names: ["IM_CHANNEL_QUEUE_LIMIT_BYTES"], default: "64MiB",
-    short: "what waits for a router",
+    short: "bytes that wait for a router, away or slow",
     meaning: "bytes held per router while it is away, and bytes of publishes that may wait unsent to a connected one (beyond: dropped, counted as `router_backlog`; a router that takes nothing for 2 s with that much waiting is taken for down, redialled, re-subscribed)",
   },
   {
@@ -262,17 +262,17 @@ export const IM_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'limits', names: ["IM_SYNC_LIMIT"], default: "3000",
-    short: "sync page sizes",
+    short: "messages in one SYNC reply",
     meaning: "messages in one SYNC reply",
   },
   {
     group: 'limits', names: ["IM_SYNC_HARD_LIMIT"], default: "0",
-    short: "sync page sizes",
+    short: "past this many waiting, a sync offers the newest only",
     meaning: "with more than this many waiting, only the newest are offered (0: off; else ≥ 2 × `IM_SYNC_LIMIT`)",
   },
   {
     group: 'limits', names: ["IM_GROUP_SYNC_LIMIT"], default: "100",
-    short: "sync page sizes",
+    short: "messages in one SYNC_GROUP reply",
     meaning: "messages in one SYNC_GROUP reply",
   },
   {
@@ -287,12 +287,12 @@ export const IM_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'basic', names: ["IM_LOG_LEVEL"], default: "`info`",
-    short: "logging",
+    short: "pino log level",
     meaning: "pino level: one line per connection event at `debug`, per error at `warn`",
   },
   {
     group: 'basic', names: ["IM_LOG_FORMAT"], default: "`pretty` on a terminal, else `json`",
-    short: "logging",
+    short: "log lines as JSON or human-readable",
     meaning: "log lines as JSON or human-readable",
   },
 ];
@@ -350,7 +350,7 @@ export const IMR_VARIABLES: readonly Variable[] = [
   },
   {
     group: 'basic', names: ["IMR_LOG_LEVEL", "IMR_LOG_FORMAT"], default: "`info`, `pretty` on a terminal else `json`",
-    short: "logging",
+    short: "pino log level; JSON or human-readable lines",
     meaning: "pino level; `json` makes every stdout line a JSON record",
   },
 ];

@@ -30,6 +30,24 @@ test('--help lists every variable', () => {
   }
 });
 
+test('--help: one text of its own for each variable, under a header whose columns line up with the rows', () => {
+  for (const entry of ['src/server/main.ts', 'src/router/main.ts']) {
+    const help = execFileSync(process.execPath, [builtEntry(entry), '--help'], { cwd: root }).toString();
+    const lines = help.split('\n');
+    const header = lines.findIndex((l) => /^ {2}variable +default +meaning$/.test(l));
+    assert.ok(header > 0, `${entry}: the header`);
+    const rows = lines.slice(header + 1, lines.indexOf('', header));
+    const at = (l: string, word: string) => lines[header]!.indexOf(word);
+    for (const r of rows) {
+      assert.is(r[at(r, 'default') - 1], ' ', `${entry}: a default starts under its header: ${r}`);
+      assert.is.not(r[at(r, 'default')], ' ', `${entry}: ${r}`);
+      assert.is.not(r[at(r, 'meaning')], ' ', `${entry}: a meaning starts under its header: ${r}`);
+    }
+    const shorts = rows.map((r) => r.slice(at(r, 'meaning')));
+    assert.is(new Set(shorts).size, shorts.length, `${entry}: two variables share a text: ${shorts.filter((t, i) => shorts.indexOf(t) !== i).join('; ')}`);
+  }
+});
+
 test('an unknown variable is found with the known name nearest to it', () => {
   assert.equal(unknownVariables({ IM_PROT: '23001', IM_PORT: '1', IMR_PORT: '2', HOME: '/' }, 'im'), [{ name: 'IM_PROT', nearest: 'IM_PORT' }]);
   assert.equal(unknownVariables({ IMR_REDIS_ULR: 'x', IM_PORT: '1' }, 'imr'), [{ name: 'IMR_REDIS_ULR', nearest: 'IMR_REDIS_URL' }]);
