@@ -41,7 +41,7 @@ const ONLINE_ONE = 0x10000;
  * No operation ever blocks: the lock is a spin on Atomics.compareExchange.
  *
  * Growth: the table starts with one level of slots and adds a level, as large as all the
- * levels before it, when every level is half full (under the lock; the buffer grows first,
+ * levels before it, when every level holds a quarter of its slots (under the lock; the buffer grows first,
  * then H_LEVELS says so). A key never moves: lookups probe each level, the newest (largest)
  * first. So memory follows the live keys instead of IM_SUBSCRIBER_CAPACITY, which bounds it.
  */
