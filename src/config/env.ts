@@ -109,3 +109,11 @@ export function describe(config: object, secret: readonly string[] = []): string
     .map(([k, v]) => `  ${k} = ${secret.includes(k) && v !== undefined ? '(set)' : JSON.stringify(v)}`)
     .join('\n');
 }
+
+/**
+ * The variables among `secrets` (name → value) still set to an example's placeholder (the
+ * `change-me…` values of deploy/*.env.example): whoever read the example knows them.
+ */
+export function placeholderSecrets(secrets: Record<string, string | undefined>): string[] {
+  return Object.entries(secrets).filter(([, v]) => v !== undefined && /^change-me/i.test(v)).map(([k]) => k);
+}

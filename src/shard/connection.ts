@@ -41,6 +41,8 @@ export interface QueueLimits {
   readBudget: number;
 }
 
+const WS_UNSUPPORTED_DATA = 1003;
+
 const PAUSED_STORE = 1;
 const PAUSED_BUDGET = 2;
 const PAUSED_PEERS = 4;
@@ -145,7 +147,7 @@ export class Connection implements RouteClient, TransportEvents {
       }
     }
     const err = this.#decoder.push(chunk, (f) => {
-      if (!this.#dead && !this.#cut) this.#owner.onFrame(this, f);
+      if (!this.#dead && !this.#cut && !this.#failed) this.#owner.onFrame(this, f);
     });
     if (err !== undefined) this.fail(err);
   }
@@ -231,6 +233,8 @@ export class Connection implements RouteClient, TransportEvents {
     if (this.#dead || this.#failed) return;
     this.#failed = true;
     this.#owner.onInvalid(this, err);
+    // A WebSocket client that sent text is told why in a close frame (1003: unsupported data).
+    if (err.code === ProtocolErrorCode.TEXT_MESSAGE) return this.close(Disconnect.BAD_FRAME, WS_UNSUPPORTED_DATA, 'binary messages only');
     this.destroy(err.code === ProtocolErrorCode.BODY_LENGTH ? Disconnect.OVERSIZED : Disconnect.BAD_FRAME);
   }
 
@@ -322,13 +326,13 @@ export class Connection implements RouteClient, TransportEvents {
     else if (this.#written !== undefined) this.#wrote();
   }
 
-  /** Graceful close: queued frames are written first. */
-  close(reason: DisconnectReason = Disconnect.SHUTDOWN): void {
+  /** Graceful close: queued frames are written first (`wsCode`: a WebSocket's close code). */
+  close(reason: DisconnectReason = Disconnect.SHUTDOWN, wsCode?: number, wsReason?: string): void {
     if (this.#dead) return;
     this.#reason ??= reason;
     this.#blocked = false;
     this.flush();
-    this.transport.end();
+    this.transport.end(wsCode, wsReason);
     // A peer that never acknowledges the close must not hold the connection open.
     setTimeout(() => this.destroy(), 2000).unref();
   }

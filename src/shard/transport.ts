@@ -28,8 +28,8 @@ export interface ServerTransport {
    * socket): the bytes may come from a shared slab (WriteArena).
    */
   readonly releasesWrites: boolean;
-  /** Graceful close: what was written goes out first. */
-  end(): void;
+  /** Graceful close: what was written goes out first (a WebSocket's close frame says `code`, default 1000). */
+  end(code?: number, reason?: string): void;
   destroy(): void;
   /** Stops reading from the client (its bytes wait in the kernel, then in its own socket). */
   pause(): void;
@@ -164,8 +164,8 @@ export class WsTransport implements ServerTransport {
     return this.#raw.writableLength;
   }
 
-  end(): void {
-    this.#ws.close();
+  end(code?: number, reason?: string): void {
+    this.#ws.close(code, reason);
   }
 
   destroy(): void {

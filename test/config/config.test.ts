@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { readFileSync } from 'node:fs';
 import { jwtVerify } from 'jose';
 import { configError } from '../helpers/config-error.ts';
 import { serverConfig } from '../../src/config/server.ts';
@@ -18,6 +19,13 @@ test('defaults are the documented ones', () => {
   assert.equal(c.routeAddrs, []);
   const r = routerConfig({});
   assert.equal([r.host, r.port, r.httpPort], ['127.0.0.1', 4444, 4445]);
+});
+
+test('a variable set to an empty value (or spaces) is unset: its default, as the README says', () => {
+  const c = serverConfig({ IM_PORT: '', IM_HTTP_PORT: '  ', IM_QUEUE_LIMIT: '' });
+  assert.equal([c.port, c.httpPort, c.queueLimit], [23000, 6666, 300]);
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  assert.match(readme, /A variable set to an empty value is unset: it takes its default\./);
 });
 
 test('a value that does not parse names its variable', () => {

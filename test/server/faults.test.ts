@@ -72,12 +72,13 @@ test('garbage, an oversized length and a server-only cmd each close only their o
   assert.is(after.apps.find((x: { appid: number }) => x.appid === APP).clientset_count, 2, 'uid 3 is gone from the table');
 });
 
-test('a WebSocket text message closes that WebSocket only', async () => {
+test('a WebSocket text message closes that WebSocket only, with close code 1003', async () => {
   const [a, b] = await pair();
   const ws = new WebSocket(`ws://127.0.0.1:${im.wsPort}/ws`);
   await once(ws, 'open');
   ws.send('hello as text');
-  await closedWithin(ws);
+  const [code] = await Promise.race([once(ws, 'close'), new Promise<never>((_, reject) => setTimeout(() => reject(new Error('not closed')), 3000))]);
+  assert.is(code, 1003, 'a close frame saying why: unsupported data');
   const wrongPath = new WebSocket(`ws://127.0.0.1:${im.wsPort}/nope`);
   const [err] = await once(wrongPath, 'error');
   assert.match(String(err), /404/);
