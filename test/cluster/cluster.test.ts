@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ImClient } from '../../src/client/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
-import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { login, record, startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { loud } from '../helpers/loud.ts';
 
@@ -49,9 +49,11 @@ test('IM between servers: every device gets one copy, the sender none; sender\'s
   const b2 = await on(im2, 2, 'b2');
   const b3 = await on(im2, 2, 'b3');
   await eventually(async () => (await routerUsers())[APP]?.length === 2, 3000, 'router knows both users');
-  const got = [a1, a2, b1, b2, b3].map((c) => collect<[{ content: Buffer }]>(c, 'im', 600));
+  const got = [a1, a2, b1, b2, b3].map((c) => record<[{ content: Buffer }]>(c, 'im'));
   await a1.sendIM({ receiver: 2, content: 'across' });
-  const [ga1, ga2, gb1, gb2, gb3] = await Promise.all(got);
+  // The sender's connection is fenced by its PING; the others by an RT from it along the IM's path.
+  const ga1 = await got[0]!.done();
+  const [ga2, gb1, gb2, gb3] = await Promise.all(got.slice(1).map((r) => r.until(a1)));
   assert.is(ga1!.length, 0, 'not echoed');
   assert.is(ga2!.length, 1, 'sender\'s device on the other server');
   for (const g of [gb1, gb2, gb3]) assert.is(g!.length, 1, 'one copy per receiving connection');
@@ -70,11 +72,9 @@ test('RT and room messages cross servers', async () => {
   for (const c of [x, y, z]) await c.ping();
   const rooms = async () => JSON.stringify((await httpJson(imr.ready.httpPort as number, '/all_online?detail=1')).body);
   await eventually(async () => ((await rooms()).match(/900/g) ?? []).length === 2, 10_000, 'both servers subscribed the room');
-  const gy = collect(y, 'room_im', 500);
-  const gz = collect(z, 'room_im', 500);
-  const gx = collect(x, 'room_im', 500);
+  const [gy, gz, gx] = [y, z, x].map((c) => record(c, 'room_im'));
   await x.sendRoomIM({ room: 900, content: 'room across' });
-  assert.equal([(await gy).length, (await gz).length, (await gx).length], [1, 1, 0]);
+  assert.equal([(await gy!.until(x)).length, (await gz!.until(x)).length, (await gx!.done()).length], [1, 1, 0]);
 });
 
 test('a version-0 client across servers: it gets IM in its own layout, and its IM reaches a newer client', async () => {
@@ -135,11 +135,13 @@ test('router down: local messaging goes on; after restart delivery resumes withi
   for (const c of during.filter((_, i) => i % 3 === 0)) await c.close();
   for (const c of during.filter((_, i) => i % 3 !== 0)) clients.push(c);
   const t0 = Date.now();
+  const heard = record(r2, 'im');
   await eventually(async () => {
-    const got = collect(r2, 'im', 150);
     await l1.sendIM({ receiver: 32, content: 'after restart' });
-    return (await got).length > 0;
+    await r2.ping();
+    return heard.got.length > 0;
   }, 5000, 'cross-server delivery after the router restart');
+  await heard.done();
   assert.ok(Date.now() - t0 < 2000 + 500, `resumed after ${Date.now() - t0} ms`);
   for (const c of stormers.filter((_, i) => i % 5 !== 2)) clients.push(c);
   // The router's view of each server (users, online flags, rooms) equals that server's table.

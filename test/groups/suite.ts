@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { ImClient } from '../../src/client/index.ts';
 import { AckStatus, Flag } from '../../src/protocol/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
-import { collect, login, record, startIm, type Im } from '../helpers/im.ts';
+import { login, record, startIm, type Im } from '../helpers/im.ts';
 import { startRedis, type RedisServer } from '../helpers/redis.ts';
 import { loud } from '../helpers/loud.ts';
 
@@ -66,10 +66,12 @@ export function groupSuite(source: SourceUnderTest): void {
     const outsider = await on(a, 9);
     const gid = await create([1, 2, 3, 4, 5, 6]);
     await eventually(async () => ((await httpJson(imr.ready.httpPort as number, '/all_online')).body[0]?.users.length ?? 0) >= 7);
-    const got = [s1, s2, ...m, outsider].map((c) => collect<[{ sender: number; receiver: number; content: Buffer }, { flag: number }]>(c, 'group_im', 600));
+    const got = [s1, s2, ...m, outsider].map((c) => record<[{ sender: number; receiver: number; content: Buffer }, { flag: number }]>(c, 'group_im'));
     const ack = await s1.sendGroupIM({ receiver: gid, content: 'hello group' });
     assert.is(ack.status, AckStatus.OK);
-    const [g1, g2, ...rest] = await Promise.all(got);
+    // The sending connection is fenced by its PING; every other by an RT from it along the group's path.
+    const g1 = await got[0]!.done();
+    const [g2, ...rest] = await Promise.all(got.slice(1).map((r) => r.until(s1)));
     const gOut = rest.pop()!;
     assert.is(g1!.length, 0, 'not to the sending connection');
     assert.is(g2!.length, 1, 'the sender\'s other device gets it');
@@ -90,9 +92,9 @@ export function groupSuite(source: SourceUnderTest): void {
     const stranger = await on(a, 13);
     assert.is((await stranger.sendGroupIM({ receiver: gid, content: 'not mine' })).status, AckStatus.NOT_GROUP_MEMBER);
     assert.is((await admin(a, '/mute_group_member', { appid: APP, group_id: gid, uid: 11, mute: true })).status, 200);
-    const muted = collect(y, 'group_im', 400);
+    const muted = record(y, 'group_im');
     assert.is((await x.sendGroupIM({ receiver: gid, content: 'muted' })).status, AckStatus.OK);
-    assert.is((await muted).length, 0);
+    assert.is((await muted.until(x)).length, 0);
     await admin(b, '/mute_group_member', { appid: APP, group_id: gid, uid: 11, mute: false });
     // Server B's change reaches server A through Redis, in its own time: send until it has.
     const heard = record<[{ content: Buffer }]>(y, 'group_im');
@@ -108,9 +110,9 @@ export function groupSuite(source: SourceUnderTest): void {
     const owner = await on(a, 21);
     const late = [await on(a, 22), await on(a, 22), await on(a, 22), await on(b, 22)];
     const gid = await create([21]);
-    const none = late.map((c) => collect(c, 'group_im', 400));
+    const none = late.map((c) => record(c, 'group_im'));
     await owner.sendGroupIM({ receiver: gid, content: 'before' });
-    for (const g of await Promise.all(none)) assert.is(g.length, 0);
+    for (const r of none) assert.is((await r.until(owner)).length, 0);
     // Changed through server B: server A's shards must see it before the next message.
     assert.is((await admin(b, '/add_group_member', { appid: APP, group_id: gid, members: [22] })).status, 200);
     // The Redis notice reaches server A in its own time: send until every device has one.
@@ -122,9 +124,9 @@ export function groupSuite(source: SourceUnderTest): void {
     }, 10_000, 'the new member reached on both servers');
     for (const r of some) await r.done();
     assert.is((await admin(a, '/remove_group_member', { appid: APP, group_id: gid, members: [22] })).status, 200);
-    const gone = late.map((c) => collect(c, 'group_im', 400));
+    const gone = late.map((c) => record(c, 'group_im'));
     await owner.sendGroupIM({ receiver: gid, content: 'after remove' });
-    for (const g of await Promise.all(gone)) assert.is(g.length, 0);
+    for (const r of gone) assert.is((await r.until(owner)).length, 0);
     assert.is((await admin(a, '/disband_group', { appid: APP, group_id: gid })).status, 200);
     assert.is((await owner.sendGroupIM({ receiver: gid, content: 'disbanded' })).status, AckStatus.GROUP_NONEXISTENT);
   });
@@ -141,9 +143,9 @@ export function groupSuite(source: SourceUnderTest): void {
       assert.is(m.content.toString(), 'super');
       assert.ok(f.flag & Flag.SUPER_GROUP && f.flag & Flag.PUSH);
     }
-    const acks = collect<[unknown, { flag: number }]>(s, 'ack', 400);
+    const acks = s.next('ack');
     s.post((await import('../../src/protocol/index.ts')).codecs.GROUP_IM, { sender: 31, receiver: gid, timestamp: 0, msgid: 1, content: Buffer.from('x') });
-    assert.ok(((await acks)[0]![1].flag & Flag.SUPER_GROUP) !== 0, 'the ACK carries SUPER_GROUP');
+    assert.ok(((await acks)[1].flag & Flag.SUPER_GROUP) !== 0, 'the ACK carries SUPER_GROUP');
   });
 
   test(`${source.name}: POST /post_group_message uses the group source`, async () => {

@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import type { ImClient } from '../../src/client/index.ts';
 import { Cmd, FrameDecoder, MAX_BODY, ROUTED_MAX_BODY, ROUTER_CMDS, codecs, type Frame } from '../../src/protocol/index.ts';
 import { eventually, httpJson, startProcess, type Started } from '../helpers/process.ts';
-import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { record, login, startIm, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 7;
@@ -67,9 +67,9 @@ test('the largest IM crosses servers intact; one byte more closes its sender and
   const closed = once(x, 'close');
   x.post(codecs.IM, { sender: 1, receiver: 2, timestamp: 0, msgid: 0, content: content(ROUTED_MAX_BODY - IM_FIELDS + 1, 2) });
   await closed;
-  const after = collect<[{ content: Buffer }]>(y, 'im', 300);
+  const after = record<[{ content: Buffer }]>(y, 'im');
   assert.is((await z.sendIM({ receiver: 2, content: 'still linked' })).status, 0);
-  const seen = await after;
+  const seen = await after.until(z);
   assert.equal(seen.map(([m]) => m.content.toString()), ['still linked'], 'the oversized one never arrives; the next one does');
   assert.is(linked(imr), 2, 'the router link was never dropped');
   assert.not.ok(a.lines.some((l) => l.includes('channel restarted')), 'the Channel thread never failed');

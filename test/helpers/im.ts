@@ -44,22 +44,12 @@ export async function login(im: Im, appid: number, uid: number, o: Partial<Clien
 }
 
 /**
- * Resolves with every event of `name` that arrives within `ms`, and then until a PING/PONG
- * round trip on c: whatever the server wrote to c before it answered is counted, however
- * slow the server. For what crosses servers, where no single connection orders it.
- */
-export function collect<T extends unknown[]>(c: ImClient, name: string, ms = 300): Promise<T[]> {
-  const r = record<T>(c, name);
-  return new Promise((resolve, reject) => setTimeout(() => r.done().then(resolve, reject), ms));
-}
-
-/**
  * Records every event of `name` on c from now on. `done(...via)` fences: a PING/PONG round
  * trip on each of `via` (the connections that sent what is awaited), then on c, one after
  * the other; a server handles a connection's frames in order, so what those frames caused
  * has been written by then. No sleep: an absence check cannot pass because the server was slow.
  */
-export function record<T extends unknown[]>(c: ImClient, name: string): { got: T[]; done(...via: ImClient[]): Promise<T[]> } {
+export function record<T extends unknown[]>(c: ImClient, name: string): { got: T[]; done(...via: ImClient[]): Promise<T[]>; until(via: ImClient): Promise<T[]> } {
   const got: T[] = [];
   const on = (...a: unknown[]) => got.push(a as T);
   c.on(name as never, on as never);
@@ -69,6 +59,29 @@ export function record<T extends unknown[]>(c: ImClient, name: string): { got: T
       for (const x of [...via, c]) await x.ping();
       c.off(name as never, on as never);
       return got;
+    },
+    /**
+     * The fence for what crosses shards or servers, where no one connection orders it: an RT
+     * from `via` to c's user, sent now, takes the path what `via` sent before it took (its
+     * shard, the Channel, the router or NATS, c's shard), in order; once c has it, whatever
+     * was sent before has arrived. No sleep: slow delivery makes it wait, never pass.
+     */
+    async until(via) {
+      const marker = `fence-${Math.random()}`;
+      const arrived = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the fence RT from ${via.uid} to ${c.uid} did not arrive`)), 20_000);
+        const seen = (m: { content: Buffer }) => {
+          if (m.content.toString() !== marker) return;
+          clearTimeout(timer);
+          c.off('rt', seen);
+          resolve();
+        };
+        c.on('rt', seen);
+      });
+      via.sendRT({ receiver: c.uid!, content: marker });
+      await arrived;
+      c.off(name as never, on as never);
+      return name === 'rt' ? got.filter((a) => (a[0] as { content: Buffer }).content.toString() !== marker) : got;
     },
   };
 }

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { ImClient } from '../../src/client/index.ts';
 import { codecs, encodeFrame } from '../../src/protocol/index.ts';
 import { eventually, httpJson } from '../helpers/process.ts';
-import { collect, login, startIm, token, type Im } from '../helpers/im.ts';
+import { login, record, startIm, token, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 9;
@@ -157,9 +157,9 @@ test('a client that never reads: its queue is capped, memory stays bounded, othe
   const grown = (await liveBytes()) - before;
   assert.ok(grown < 48 * 1024 * 1024, `shards hold ${grown} more live bytes after ~192 MB sent to a client that never reads`);
   // Meanwhile other clients keep their throughput.
-  const got = collect(b, 'im', 1000);
+  const got = record(b, 'im');
   for (let i = 0; i < 200; i++) a.post(codecs.IM, { sender: 1, receiver: 2, timestamp: 0, msgid: i, content: Buffer.from('x') });
-  assert.is((await got).length, 200);
+  assert.is((await got.until(a)).length, 200);
   slow.destroy();
 });
 

@@ -2,8 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ImClient } from '../../src/client/index.ts';
 import { Flag } from '../../src/protocol/index.ts';
-import { httpJson } from '../helpers/process.ts';
-import { collect, login, startIm, type Im } from '../helpers/im.ts';
+import { eventually, httpJson } from '../helpers/process.ts';
+import { login, record, startIm, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 8;
@@ -135,14 +135,17 @@ test('/metrics parses as Prometheus text and moves with traffic', async () => {
   };
   const before = await parse();
   const [a, b] = [await on(20), await on(21)];
-  const got = collect(b, 'im', 500);
+  const got = record(b, 'im');
   for (let i = 0; i < 5; i++) await a.sendIM({ receiver: 21, content: `m${i}` });
-  assert.is((await got).length, 5);
-  const after = await parse();
+  assert.is((await got.until(a)).length, 5);
   const inIm = (m: Map<string, number>) => m.get('im_frames_in_total{cmd="IM"}') ?? 0;
   const outIm = (m: Map<string, number>) => m.get('im_frames_out_total{cmd="IM"}') ?? 0;
-  assert.ok(inIm(after) - inIm(before) >= 5);
-  assert.ok(outIm(after) - outIm(before) >= 5);
+  // The shards' counts reach /metrics with their next report.
+  let after = await parse();
+  await eventually(async () => {
+    after = await parse();
+    return inIm(after) - inIm(before) >= 5 && outIm(after) - outIm(before) >= 5;
+  }, 10_000, 'the IM counts moved');
   assert.ok([...after.keys()].some((k) => k.startsWith('im_connections{shard="0",transport="tcp"}')));
   assert.ok((after.get('im_subscribers{kind="user"}') ?? 0) >= 2);
   assert.ok([...after.keys()].some((k) => k.startsWith('im_logins_total')));

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { ImClient } from '../../src/client/index.ts';
 import { Flag, codecs } from '../../src/protocol/index.ts';
 import { httpJson } from '../helpers/process.ts';
-import { collect, login, record, startIm, type Im } from '../helpers/im.ts';
+import { login, record, startIm, type Im } from '../helpers/im.ts';
 import { loud } from '../helpers/loud.ts';
 
 const APP = 7;
@@ -39,10 +39,12 @@ test('IM: every device of the receiver and the sender\'s other devices get one c
   const bob = [await user(2, { deviceId: 'b1' }), await user(2, { deviceId: 'b2' }), await user(2, { deviceId: 'b3' })];
   const shards = (await httpJson(im.httpPort, '/summary')).body.shards.map((s: { users: number }) => s.users);
   assert.ok(shards.every((n: number) => n >= 2), 'alice and bob have a device on every shard');
-  const got = [...alice, ...bob].map((c) => collect<[{ sender: number; receiver: number; content: Buffer }, { flag: number }]>(c, 'im', 500));
+  const got = [...alice, ...bob].map((c) => record<[{ sender: number; receiver: number; content: Buffer }, { flag: number }]>(c, 'im'));
   const ack = await alice[0]!.sendIM({ receiver: 2, content: 'hi bob', msgid: 77 });
   assert.is(ack.seq, 2, 'the IM was the second frame alice[0] sent (after AUTH_TOKEN)');
-  const [a1, a2, a3, b1, b2, b3] = await Promise.all(got);
+  // The sending connection is fenced by its own PING; the others by an RT from it, which takes the IM's path.
+  const a1 = await got[0]!.done();
+  const [a2, a3, b1, b2, b3] = await Promise.all(got.slice(1).map((r) => r.until(alice[0]!)));
   assert.is(a1!.length, 0, 'not echoed to the sending connection');
   for (const [i, g] of [b1, b2, b3].entries()) {
     assert.is(g!.length, 1, `bob's device ${i + 1} got exactly one copy`);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import type { ImClient } from '../../src/client/index.ts';
 import { FrameDecoder, ROUTER_CMDS } from '../../src/protocol/index.ts';
 import { eventually, httpJson, startProcess } from '../helpers/process.ts';
-import { collect, login, startIm } from '../helpers/im.ts';
+import { login, record, startIm } from '../helpers/im.ts';
 
 const APP = 6;
 
@@ -50,9 +50,9 @@ test('a killed shard: others keep serving, its users go offline in the table and
     clients.push(...fresh);
     const after = (await httpJson(im.httpPort, '/summary')).body.shards as { shard: number; clients: number }[];
     assert.ok(after[1]!.clients > 0, 'the new shard 1 holds connections');
-    const all = fresh.map((c) => collect(c, 'im', 600));
+    const all = fresh.map((c) => record(c, 'im'));
     for (const c of fresh) await x.sendIM({ receiver: c.uid!, content: 'welcome' });
-    for (const g of await Promise.all(all)) assert.is(g.length, 1);
+    for (const r of all) assert.is((await r.until(x)).length, 1);
   } finally {
     for (const c of clients) c.destroy();
     assert.is(await im.stop(), 0);
