@@ -80,4 +80,59 @@ test('the dashboard loads in a real browser and its figures move with traffic', 
   await page.screenshot({ path: join(artifacts, 'dashboard.png') });
 });
 
+/*
+ * A quiet server (about ten messages a second, as a first day's traffic): the chart draws its
+ * first seconds at once, its axis counts in round steps, and the header keeps what is live
+ * (connections, users) apart from what counts since start. Checked in a screenshot of the
+ * chart as Chromium painted it, decoded by the page itself, not only in the DOM.
+ */
+test('at ten messages a second: the rate chart shows them in its screenshot, on a round axis; live counts apart from totals', async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(`http://127.0.0.1:${im.dashboardPort}/`);
+  await page.waitForFunction(() => document.getElementById('status')?.textContent === 'live', null, { timeout: 10_000 });
+  const [a, b] = [await login(im, 2, 1), await login(im, 2, 2)];
+  clients.push(a, b);
+  const ticks = () => page.$eval('#rates', (c) => (c as HTMLElement).dataset.ticks ?? '');
+  let sent = 0;
+  // Paced at about ten a second for four seconds: the chart's first samples.
+  const startTicks = await ticks();
+  for (let i = 0; i < 40; i++) {
+    await a.sendIM({ receiver: 2, content: `slow ${sent++}` });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.match(startTicks, /^0(,\d+)+$/);
+  const axis = (await ticks()).split(',').map(Number);
+  assert.ok(axis.length >= 2 && axis.length <= 6, `ticks ${axis}`);
+  const step = axis[1]! - axis[0]!;
+  assert.ok(Number.isInteger(step) && /^[125]0*$/.test(String(step)), `a round step: ${axis}`);
+  axis.forEach((v, i) => assert.is(v, i * step, `evenly spaced: ${axis}`));
+  assert.equal((await page.$eval('#drops', (c) => (c as HTMLElement).dataset.ticks)), '0,1', 'an empty chart: 0 and 1');
+  // The chart as painted: a screenshot of the canvas, decoded in the page, has the blue "in" line.
+  const shot = (await page.locator('#rates').screenshot()).toString('base64');
+  const blue = await page.evaluate(async (png) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${png}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const g = c.getContext('2d')!;
+    g.drawImage(img, 0, 0);
+    const d = g.getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let p = 0; p < d.length; p += 4) if (d[p + 2]! > 200 && d[p]! < 120 && d[p + 1]! > 150) n++;
+    return n;
+  }, shot);
+  assert.ok(blue > 40, `the chart shows the messages in its screenshot (${blue} blue px)`);
+  // Live counts under "now", totals under "since start".
+  const now = await page.$eval('#now', (e) => e.textContent ?? '');
+  const totals = await page.$eval('#totals', (e) => e.textContent ?? '');
+  assert.match(now, /now:\s+connections\s+\d+\s+users\s+\d+/);
+  assert.match(totals, /since start:\s+messages in\s+\d+/);
+  assert.not.match(totals, /connections|users/);
+  mkdirSync(artifacts, { recursive: true });
+  await page.screenshot({ path: join(artifacts, 'dashboard-quiet.png') });
+  await page.close();
+});
+
 test.run();
