@@ -8,6 +8,7 @@ import { Ledger, SubscriberTable } from '../src/subscribers/index.ts';
 import { Shard } from '../src/shard/shard.ts';
 import type { MainServices, ShardControl, ShardStart, SocketHandoff } from '../src/shard/control.ts';
 import { endpoint } from '../src/threads/endpoint.ts';
+import { deadline } from '../src/threads/deadline.ts';
 import { ChannelPort, StandaloneChannel } from '../src/threads/channel-port.ts';
 import { createLogger } from '../src/log/logger.ts';
 import { collectGarbage } from '../src/threads/memory.ts';
@@ -67,8 +68,8 @@ const control: ShardControl = {
   },
   async drain(timeoutMs) {
     shard.closeAll();
-    const end = Date.now() + timeoutMs;
-    while (shard.connectionCount > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    // Each connection's close is an event: the drain ends with the last, or at the deadline.
+    await deadline(shard.whenEmpty(), timeoutMs, 'drain').catch(() => {});
     await auth.close();
     channelPort?.drained(start.index);
     return shard.connectionCount;

@@ -5,6 +5,7 @@ import {
 } from '../protocol/index.ts';
 import { Kind, type SubscriberTable } from '../subscribers/index.ts';
 import { PortBatcher } from '../threads/batcher.ts';
+import { Outlet } from '../threads/turn.ts';
 import { HandoffKind, writeHandoff } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
 import { nowNs, readChannelItems, type ChannelVisitor } from '../threads/channel-wire.ts';
@@ -37,7 +38,7 @@ export class ShardSide {
     this.#visitor = visitor;
     // The last port is the main thread's (released shards' transitions): it takes no hand-offs.
     this.#shardCount = shards.length - 1;
-    this.#shards = new PortBatcher(shards.slice(0, this.#shardCount));
+    this.#shards = new PortBatcher(Outlet.PEERS, shards.slice(0, this.#shardCount));
     for (const port of shards) this.#listen(port);
   }
 

@@ -5,6 +5,7 @@ import type { RouteClient } from '../route/index.ts';
 import type { ServerTransport, TransportEvents } from './transport.ts';
 import type { WriteArena } from './write-arena.ts';
 import { FrameQueue } from './frame-queue.ts';
+import { after } from '../threads/deadline.ts';
 
 /** What a connection reports to the shard that owns it. */
 export interface ConnectionOwner {
@@ -42,6 +43,8 @@ export interface QueueLimits {
 }
 
 const WS_UNSUPPORTED_DATA = 1003;
+/** How long a closing connection's peer may take to acknowledge the close before it is cut. */
+const CLOSE_GRACE_MS = 2000;
 
 const PAUSED_STORE = 1;
 const PAUSED_BUDGET = 2;
@@ -334,7 +337,7 @@ export class Connection implements RouteClient, TransportEvents {
     this.flush();
     this.transport.end(wsCode, wsReason);
     // A peer that never acknowledges the close must not hold the connection open.
-    setTimeout(() => this.destroy(), 2000).unref();
+    after(CLOSE_GRACE_MS, () => this.destroy());
   }
 
   /** Closes at once; `reason` says why (the first reason given is the one counted). */

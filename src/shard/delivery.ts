@@ -4,6 +4,7 @@ import type { AppRoute } from '../route/index.ts';
 import type { OutFrame } from '../protocol/index.ts';
 import { Backlog, type LinkEnd } from '../threads/backlog.ts';
 import { PortBatcher } from '../threads/batcher.ts';
+import { Outlet } from '../threads/turn.ts';
 import { HANDOFF_BACKLOG_MAX } from '../config/limits.ts';
 import { HandoffKind, readHandoffs, writeHandoff, type HandoffVisitor } from '../threads/handoff.ts';
 import { PackedReader } from '../threads/packed.ts';
@@ -43,7 +44,7 @@ export class Delivery implements HandoffVisitor {
     this.#table = table;
     this.#routes = routes;
     this.#shardCount = peers.length;
-    this.#peers = new PortBatcher(peers.map((p) => p?.port), peers.map((p) => p && new Backlog(p.out)));
+    this.#peers = new PortBatcher(Outlet.PEERS, peers.map((p) => p?.port), peers.map((p) => p && new Backlog(p.out)));
     peers.forEach((p, i) => p !== undefined && this.#link(i, p));
   }
 

@@ -12,6 +12,7 @@ import { GroupCache } from '../groups/cache.ts';
 import type { Group } from '../groups/source.ts';
 import { Connection, type ConnectionOwner, type QueueLimits } from './connection.ts';
 import { WriteArena } from './write-arena.ts';
+import { Outlet, atEndOfTurn } from '../threads/turn.ts';
 import type { PostRequest } from './control.ts';
 import { Delivery } from './delivery.ts';
 import { dispatch, type DispatchContext } from './dispatch.ts';
@@ -200,7 +201,7 @@ export class Shard implements ConnectionOwner {
   get turn(): number {
     if (!this.#turnScheduled) {
       this.#turnScheduled = true;
-      setImmediate(this.#nextTurn);
+      atEndOfTurn(Outlet.TURN, this.#nextTurn);
     }
     return this.#turn;
   }
@@ -225,13 +226,14 @@ export class Shard implements ConnectionOwner {
     this.#dirty.push(c);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(this.#flushAll);
+      atEndOfTurn(Outlet.CLIENTS, this.#flushAll);
     }
   }
 
   onClose(c: Connection, reason: DisconnectReason): void {
     this.#conns.delete(c);
     this.#held.delete(c);
+    if (this.#conns.size === 0 && this.#emptied.length > 0) for (const resolve of this.#emptied.splice(0)) resolve();
     if (c.authed) this.presence.unregister(c);
     this.#disconnected(reason);
     this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid, reason }, 'connection closed');
@@ -243,6 +245,15 @@ export class Shard implements ConnectionOwner {
 
   report(): ShardReport {
     return shardReport(this, this.#conns, this.#disconnects);
+  }
+
+  /** Who waits for the last connection to close (whenEmpty). */
+  readonly #emptied: (() => void)[] = [];
+
+  /** Resolves once this shard holds no connection (at once if it holds none). */
+  whenEmpty(): Promise<void> {
+    if (this.#conns.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#emptied.push(resolve));
   }
 
   /** Closes every connection gracefully (queued frames are written first). */

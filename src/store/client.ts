@@ -1,18 +1,21 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { StoreBatch, StoreReplies, StoreRequest, StoreResults } from './protocol.ts';
 import { StoreError } from './types.ts';
+import { Outlet, atEndOfTurn } from '../threads/turn.ts';
+import { after } from '../threads/deadline.ts';
 
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  op: string;
 }
 
 /**
  * A thread's side of the store thread: requests made in one event-loop turn go out as one
  * message (the store makes one transaction of their saves) and each resolves with its own
- * answer. Every request races a deadline: a store that does not answer in time fails the
- * request, as an unreachable one does (no ACK, no sync reply; the client retries). A store
+ * answer. Every request has a deadline, one for each turn's batch (threads/deadline.ts): a
+ * store that does not answer in time fails the request, as an unreachable one does (no ACK,
+ * no sync reply; the client retries). A store
  * thread that dies closes its end of the port: what was in flight fails at once, and so
  * does every request until the replacement's port arrives (setPort).
  */
@@ -46,14 +49,10 @@ export class StoreClient {
   call<K extends StoreRequest['op']>(req: Extract<StoreRequest, { op: K }>): Promise<StoreResults[K]> {
     if (this.#lost) return Promise.reject(new StoreError('ERR_STORE_LOST', `the store thread is gone (${req.op}); it is being replaced`));
     const id = this.#nextId++;
-    if (this.#batch.length === 0) setImmediate(this.#flush);
+    if (this.#batch.length === 0) atEndOfTurn(Outlet.STORE, this.#flush);
     this.#batch.push([id, req]);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new StoreError('ERR_STORE_TIMEOUT', `the store did not answer ${req.op} within ${this.#timeoutMs} ms`));
-      }, this.#timeoutMs);
-      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, op: req.op });
     });
   }
 
@@ -62,6 +61,17 @@ export class StoreClient {
     const batch = this.#batch;
     this.#batch = [];
     this.#port.postMessage(batch);
+    after(this.#timeoutMs, () => this.#expire(batch));
+  }
+
+  /** What of `batch` is still unanswered fails: the store did not answer in time. */
+  #expire(batch: StoreBatch): void {
+    for (const [id] of batch) {
+      const p = this.#pending.get(id);
+      if (p === undefined) continue;
+      this.#pending.delete(id);
+      p.reject(new StoreError('ERR_STORE_TIMEOUT', `the store did not answer ${p.op} within ${this.#timeoutMs} ms`));
+    }
   }
 
   #listen(port: MessagePort): void {
@@ -70,7 +80,6 @@ export class StoreClient {
         const p = this.#pending.get(id);
         if (p === undefined) continue; // timed out already
         this.#pending.delete(id);
-        clearTimeout(p.timer);
         if (err === null) p.resolve(value);
         else p.reject(new StoreError('ERR_STORE', err));
       }
@@ -87,7 +96,6 @@ export class StoreClient {
   #failAll(why: string): void {
     // Those batched but not yet posted are in #pending too.
     for (const [id, p] of this.#pending) {
-      clearTimeout(p.timer);
       this.#pending.delete(id);
       p.reject(new StoreError('ERR_STORE_LOST', `${why} before it answered`));
     }

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Backlog } from './backlog.ts';
 import { PackedWriter } from './packed.ts';
+import { atEndOfTurn, type Outlet } from './turn.ts';
 
 /**
  * Per-turn batching toward other threads: one PackedWriter per destination port, all
@@ -15,7 +16,11 @@ export class PortBatcher {
   #scheduled = false;
   readonly #flush = () => this.flush();
 
-  constructor(ports: (MessagePort | undefined)[], backlogs: (Backlog | undefined)[] = []) {
+  readonly #outlet: Outlet;
+
+  /** `outlet`: where in the end of the turn (threads/turn.ts) its posts go out. */
+  constructor(outlet: Outlet, ports: (MessagePort | undefined)[], backlogs: (Backlog | undefined)[] = []) {
+    this.#outlet = outlet;
     this.#ports = ports;
     this.#writers = ports.map(() => new PackedWriter());
     this.#backlogs = backlogs;
@@ -34,7 +39,7 @@ export class PortBatcher {
   to(dest: number): PackedWriter {
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#flush);
+      atEndOfTurn(this.#outlet, this.#flush);
     }
     return this.#writers[dest]!;
   }

@@ -2,6 +2,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { Cmd, type OutFrame } from '../protocol/index.ts';
 import { Transition } from '../subscribers/index.ts';
 import { PortBatcher } from './batcher.ts';
+import { Outlet } from './turn.ts';
 import { writeDrained, writePublish, writePublishEach, writePush, writePushTo, writeTransition } from './channel-wire.ts';
 
 export type PublishCmd = 132 | 135 | 138; // PUBLISH, PUBLISH_GROUP, PUBLISH_ROOM
@@ -40,7 +41,7 @@ export class ChannelPort implements ChannelSink {
   readonly #out: PortBatcher;
 
   constructor(port: MessagePort) {
-    this.#out = new PortBatcher([port]);
+    this.#out = new PortBatcher(Outlet.CHANNEL, [port]);
   }
 
   /** The Channel thread was restarted: report to the new one. */

@@ -9,6 +9,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import { once } from 'node:events';
 import { Backlog, linkPair } from '../../src/threads/backlog.ts';
 import { PortBatcher } from '../../src/threads/batcher.ts';
+import { Outlet } from '../../src/threads/turn.ts';
 
 test('posted less taken, also once the counts wrap past 2^31', () => {
   const b = new Backlog();
@@ -36,7 +37,7 @@ test('a batcher counts what it posts; a thread that handles it counts it taken; 
   `, { eval: true, workerData: { link: theirs }, transferList: [theirs.port as never] });
   try {
     const out = new Backlog(ours.out);
-    const batcher = new PortBatcher([ours.port], [out]);
+    const batcher = new PortBatcher(Outlet.PEERS, [ours.port], [out]);
     batcher.to(0).raw(Buffer.alloc(5000));
     assert.is(batcher.behind(0), 5000, 'what waits for this turn\'s post counts');
     batcher.flush();
@@ -53,7 +54,7 @@ test('a batcher counts what it posts; a thread that handles it counts it taken; 
 test('a closed port: what its thread never took no longer counts; a replacement port keeps its own', async () => {
   const [ours, theirs] = linkPair(new MessageChannel());
   ours.port.on('message', () => {}); // as a shard listens on its links (a port no one listens on reports no close)
-  const batcher = new PortBatcher([ours.port], [new Backlog(ours.out)]);
+  const batcher = new PortBatcher(Outlet.PEERS, [ours.port], [new Backlog(ours.out)]);
   batcher.to(0).raw(Buffer.alloc(100));
   batcher.flush();
   assert.is(batcher.behind(0), 100);

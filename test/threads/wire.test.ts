@@ -7,6 +7,7 @@ import {
 } from '../../src/protocol/index.ts';
 import { PackedReader, PackedWriter } from '../../src/threads/packed.ts';
 import { PortBatcher } from '../../src/threads/batcher.ts';
+import { Outlet } from '../../src/threads/turn.ts';
 import { HandoffKind, readHandoffs, writeHandoff } from '../../src/threads/handoff.ts';
 import { readChannelItems, routeMessage, writeDrained, writePublish, writePublishEach, writePush, writeTransition, type ChannelVisitor } from '../../src/threads/channel-wire.ts';
 
@@ -130,7 +131,7 @@ test('the route header reader refuses what the full decoder refuses', () => {
 test('PortBatcher: many items in one turn arrive as one message per destination', async () => {
   const a = new MessageChannel();
   const b = new MessageChannel();
-  const batcher = new PortBatcher([a.port1, undefined, b.port1]);
+  const batcher = new PortBatcher(Outlet.PEERS, [a.port1, undefined, b.port1]);
   assert.ok(batcher.has(0));
   assert.not.ok(batcher.has(1));
   for (let i = 0; i < 100; i++) {
