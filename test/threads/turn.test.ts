@@ -9,7 +9,7 @@ import { Outlet, atEndOfTurn } from '../../src/threads/turn.ts';
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
-test('outlets go out store, peers, Channel, clients, turn: not in the order they asked', async () => {
+test('outlets go out store, clients, peers, Channel, turn: not in the order they asked', async () => {
   const ran: string[] = [];
   atEndOfTurn(Outlet.TURN, () => ran.push('turn'));
   atEndOfTurn(Outlet.CLIENTS, () => ran.push('clients'));
@@ -18,20 +18,20 @@ test('outlets go out store, peers, Channel, clients, turn: not in the order they
   atEndOfTurn(Outlet.PEERS, () => ran.push('peers'));
   assert.equal(ran, [], 'nothing before the end of the turn');
   await turn();
-  assert.equal(ran, ['store', 'peers', 'channel', 'clients', 'turn']);
+  assert.equal(ran, ['store', 'clients', 'peers', 'channel', 'turn']);
 });
 
 test('what a flush asks of a later outlet goes out in the same pass; of an earlier one, at the next turn\'s end', async () => {
   const ran: string[] = [];
-  atEndOfTurn(Outlet.PEERS, () => {
-    ran.push('peers');
-    atEndOfTurn(Outlet.CLIENTS, () => ran.push('clients, same pass'));
+  atEndOfTurn(Outlet.CLIENTS, () => {
+    ran.push('clients');
+    atEndOfTurn(Outlet.PEERS, () => ran.push('peers, same pass'));
     atEndOfTurn(Outlet.STORE, () => ran.push('store, next turn'));
   });
   await turn();
-  assert.equal(ran, ['peers', 'clients, same pass']);
+  assert.equal(ran, ['clients', 'peers, same pass']);
   await turn();
-  assert.equal(ran, ['peers', 'clients, same pass', 'store, next turn']);
+  assert.equal(ran, ['clients', 'peers, same pass', 'store, next turn']);
 });
 
 test('one immediate a turn, however many outlets ask', async () => {
