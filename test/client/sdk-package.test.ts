@@ -32,6 +32,8 @@ test('the SDK packs, installs into a fresh project without the server\'s depende
   assert.not.match(readme, /\]\(\.\.\//, 'a link outside the package');
   assert.not.match(readme, /npm install gobelieve-router-client\b/, 'the package is not published');
   assert.match(readme, /npm install \/path\/to\/gobelieve-router-client-[\d.]+\.tgz/);
+  // A tarball packed where the README says (cd sdk && npm pack) is no change to the checkout.
+  execFileSync('git', ['check-ignore', '-q', `sdk/${tarball}`], { cwd: root });
   const app = mkdtempSync(join(tmpdir(), 'im-sdk-app-'));
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'an-app', private: true, type: 'module' }));
   execFileSync('npm', ['install', join(out, tarball), '--no-audit', '--no-fund', '--prefer-offline', '--silent'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
