@@ -13,6 +13,8 @@ export interface ConnectionOwner {
   onInvalid(c: Connection, err: ProtocolError): void;
   /** A handler of `cmd` failed (a bug): the connection is closed, the shard goes on. */
   onInternalError(c: Connection, err: unknown, cmd: number): void;
+  /** Runs a handler's continuation for `c` (see later) with the hand-off back-pressure a frame gets. */
+  continued(c: Connection, run: () => void): void;
   onClose(c: Connection, reason: DisconnectReason): void;
   /** The connection has frames to write: flush it at the end of this turn. */
   markDirty(c: Connection): void;
@@ -162,7 +164,7 @@ export class Connection implements RouteClient, TransportEvents {
   later<T>(cmd: number, fn: (v: T) => void): (v: T) => void {
     return (v) => {
       try {
-        fn(v);
+        this.#owner.continued(this, () => fn(v));
       } catch (err) {
         this.#owner.onInternalError(this, err, cmd);
       }

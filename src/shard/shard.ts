@@ -146,6 +146,13 @@ export class Shard implements ConnectionOwner {
     if (this.delivery.crowded) this.#waitForPeers(c);
   }
 
+  continued(c: Connection, run: () => void): void {
+    this.delivery.crowded = false;
+    run();
+    // A stored message is handed to the other shards once saved: its sender is held here.
+    if (this.delivery.crowded) this.#waitForPeers(c);
+  }
+
   /** Clients whose reads wait for other shards to catch up with what they sent (Delivery.crowded). */
   readonly #held = new Set<Connection>();
   #heldCheck: NodeJS.Timeout | undefined;

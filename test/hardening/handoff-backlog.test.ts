@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { login, metric, startIm, type Im } from '../helpers/im.ts';
+import { login, metric, record, startIm, type Im } from '../helpers/im.ts';
 import { eventually, httpJson } from '../helpers/process.ts';
 import { loud } from '../helpers/loud.ts';
 
@@ -50,6 +50,29 @@ test('a sender to a hung shard is paused past the hand-off backlog; its shard se
     assert.is(closed, 0, 'no client lost its connection');
   } finally {
     for (const c of clients) c.close();
+  }
+});
+
+test('stored messages too: a sender whose saved IMs go to a hung shard is held once they are handed on', async () => {
+  const stored = await startIm({ IM_SHARDS: '2', IM_TEST_HOOKS: '1' });
+  const sender = await login(stored, APP, 20);
+  const receiver = await login(stored, APP, 21, { ackTimeoutMs: 60_000 });
+  try {
+    assert.is((await httpJson(stored.httpPort, '/debug/hang_shard?shard=1&ms=4000', { method: 'POST' })).status, 200);
+    // 200 IMs of 8 KiB: 1.6 MiB for the hung shard, and fewer than a client may have waiting for the store.
+    const pushed = record(receiver, 'im');
+    const acks = Array.from({ length: 200 }, (_, i) => sender.sendIM({ receiver: 21, content: Buffer.alloc(8000, i) }));
+    for (const a of await Promise.all(acks)) assert.is(a.status, 0);
+    assert.ok(await metric(stored, 'im_peer_pauses_total') >= 1, 'the sender was held back after its saves');
+    assert.is(await metric(stored, 'im_store_pauses_total'), 0, 'not by the store');
+    // Nothing lost: what was not pushed (a full queue drops its oldest) is synced, each once.
+    const events = (await pushed.until(sender)).length;
+    const { messages } = await receiver.sync();
+    assert.is(events + messages.length, 200, `${events} pushed, ${messages.length} synced`);
+  } finally {
+    sender.close();
+    receiver.close();
+    assert.is(await stored.stop(), 0);
   }
 });
 

@@ -18,6 +18,7 @@ function setup() {
   };
   const owner = {
     onInternalError: (c: Connection, err: unknown, cmd: number) => { failures.push({ err, cmd }); c.destroy(); },
+    continued: (_c: Connection, run: () => void) => run(),
   } as unknown as ConnectionOwner;
   const c = new Connection(1, () => transport, owner, new FrameDecoder(), { frames: 10, bytes: 1 << 20, policy: 'disconnect' } as never, 0);
   return { c, failures, destroyed: () => destroyed };
