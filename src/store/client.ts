@@ -61,12 +61,16 @@ export class StoreClient {
     const batch = this.#batch;
     this.#batch = [];
     this.#port.postMessage(batch);
-    after(this.#timeoutMs, () => this.#expire(batch));
+    // A batch's ids are consecutive: the deadline keeps two numbers, not the requests (their
+    // bodies would otherwise stay in memory for the whole wait).
+    const first = batch[0]![0];
+    const last = batch[batch.length - 1]![0];
+    after(this.#timeoutMs, () => this.#expire(first, last));
   }
 
-  /** What of `batch` is still unanswered fails: the store did not answer in time. */
-  #expire(batch: StoreBatch): void {
-    for (const [id] of batch) {
+  /** What of the requests `first` to `last` is still unanswered fails: the store did not answer in time. */
+  #expire(first: number, last: number): void {
+    for (let id = first; id <= last; id++) {
       const p = this.#pending.get(id);
       if (p === undefined) continue;
       this.#pending.delete(id);
