@@ -1,5 +1,4 @@
-import net from 'node:net';
-import { once } from 'node:events';
+import { unlistenable } from './http/listen.ts';
 import { storeFileBusy } from './store/files.ts';
 
 /** A port of the cluster's plan, and which part of it listens there. */
@@ -17,19 +16,8 @@ export interface PlannedPort {
  */
 export async function clusterProblems(ports: PlannedPort[], storeDb: string | undefined): Promise<string[]> {
   const problems: string[] = [];
-  const taken: PlannedPort[] = [];
-  const held: net.Server[] = [];
-  for (const p of ports) {
-    const s = net.createServer();
-    s.listen(p.port, '127.0.0.1');
-    try {
-      await once(s, 'listening');
-      held.push(s);
-    } catch {
-      taken.push(p);
-    }
-  }
-  await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
+  const failed = await unlistenable(ports.map((p) => ({ variable: p.what, host: '127.0.0.1', port: p.port })));
+  const taken = failed.map((f) => ports[f.index]!);
   if (taken.length > 0) {
     problems.push(`${taken.map((p) => `port ${p.port} (${p.what})`).join(', ')} ${taken.length === 1 ? 'is' : 'are'} in use on 127.0.0.1 `
       + '(a server started with npm start uses 23000, 13891 and 6666): stop what holds '

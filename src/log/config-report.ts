@@ -1,4 +1,4 @@
-import { describe } from '../config/env.ts';
+import { describe, placeholderSecrets } from '../config/env.ts';
 import type { Loaded } from '../config/load.ts';
 import type { Logger } from './logger.ts';
 import { shownValue } from './redact.ts';
@@ -21,6 +21,13 @@ export function reportConfig(log: Logger, program: string, pretty: boolean, show
   }
   if (loaded.ignored.length > 0) {
     log.warn({ file: loaded.file, ignored: loaded.ignored }, `${loaded.file}: not used by this server: ${loaded.ignored.join('; ')}`);
+  }
+}
+
+/** One warning for each secret (name → value) still at an example's placeholder. */
+export function warnPlaceholderSecrets(log: Logger, secrets: Record<string, string | undefined>): void {
+  for (const name of placeholderSecrets(secrets)) {
+    log.warn(`${name} is still the example's placeholder: anyone who read the example knows it; set a random value (openssl rand -base64 32)`);
   }
 }
 

@@ -5,10 +5,9 @@
 import type http from 'node:http';
 import { answerFlags } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
-import { placeholderSecrets } from '../config/env.ts';
 import { routerConfig } from '../config/router.ts';
 import { createLogger, logReady } from '../log/logger.ts';
-import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
+import { reportConfig, warnPlaceholderSecrets, warnUnknownVariables } from '../log/config-report.ts';
 import { startRouterHttp } from './http.ts';
 import { LogPushSink, RedisPushSink } from '../push/push.ts';
 import { Router } from './router.ts';
@@ -23,9 +22,7 @@ const log = createLogger('imr', config.logLevel, config.logPretty);
 warnUnknownVariables(log, 'imr');
 const shown = { ...config, allow: config.allow?.rules, secret: config.secret === undefined ? undefined : '(set)' };
 reportConfig(log, 'imr', config.logPretty, shown, loaded);
-for (const name of placeholderSecrets({ IMR_SECRET: config.secret })) {
-  log.warn(`${name} is still the example's placeholder: anyone who read the example knows it; set a random value (openssl rand -base64 32)`);
-}
+warnPlaceholderSecrets(log, { IMR_SECRET: config.secret });
 if (config.host !== '127.0.0.1' && config.host !== '::1' && config.host !== 'localhost') {
   log.warn({ host: config.host }, 'the router has no authentication: expose it only on a private network');
 }

@@ -5,11 +5,10 @@
  */
 import { answerFlags, version } from '../config/help.ts';
 import { loadConfigOrExit } from '../config/load.ts';
-import { placeholderSecrets } from '../config/env.ts';
 import { linked, serverConfig } from '../config/server.ts';
 import { natsLabel, shownNats } from '../config/nats.ts';
 import { createLogger, logReady } from '../log/logger.ts';
-import { reportConfig, warnUnknownVariables } from '../log/config-report.ts';
+import { reportConfig, warnPlaceholderSecrets, warnUnknownVariables } from '../log/config-report.ts';
 import { signToken } from '../auth/jwt.ts';
 import { secretFromFile } from '../auth/secret-file.ts';
 import { SubscriberTable } from '../subscribers/index.ts';
@@ -74,9 +73,7 @@ if (config.nats !== undefined && config.redisUrl === undefined) {
   log.warn('IM_NATS_URL without IM_REDIS_URL: offline pushes are counted but go nowhere. Linked through NATS, each access server '
     + 'writes them to Redis itself (push_queue and the others), as a router does with IMR_REDIS_URL');
 }
-for (const name of placeholderSecrets({ IM_JWT_SECRET: config.jwtSecret, IM_HTTP_TOKEN: config.httpToken, IM_ROUTE_SECRET: config.routeSecret })) {
-  log.warn(`${name} is still the example's placeholder: anyone who read the example knows it; set a random value (openssl rand -base64 32)`);
-}
+warnPlaceholderSecrets(log, { IM_JWT_SECRET: config.jwtSecret, IM_HTTP_TOKEN: config.httpToken, IM_ROUTE_SECRET: config.routeSecret });
 if (config.httpToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(config.httpHost)) {
   log.warn({ host: config.httpHost, port: config.httpPort },
     'the HTTP API listens beyond loopback without IM_HTTP_TOKEN: anyone who reaches it can read online users and messages and post as any user');

@@ -1,6 +1,5 @@
-import net from 'node:net';
 import type { ServerConfig } from '../config/server.ts';
-import { ListenError, listening } from '../http/listen.ts';
+import { unlistenable } from '../http/listen.ts';
 import { storeFileBusy } from '../store/files.ts';
 import { clientListeners } from './acceptors.ts';
 
@@ -24,25 +23,10 @@ export async function startupProblems(config: ServerConfig, dashboardDefault: bo
         + 'without IM_STORE_SHARED=1): stop it, or set IM_STORE_SHARED=1 on every server that shares the file');
     }
   }
-  const wanted: [string, string, number | undefined, string][] = [
-    ...clientListeners(config).map((l): [string, string, number | undefined, string] => [l.variable, l.host, l.port, l.hostVariable]),
-    ['IM_HTTP_PORT', config.httpHost, config.httpPort, 'IM_HTTP_HOST'],
-    ['IM_DASHBOARD_PORT', config.httpHost, dashboardDefault ? undefined : config.dashboardPort, 'IM_HTTP_HOST'],
-  ];
-  // Each bound until all are tried, so that two settings naming one port are found too.
-  const held: net.Server[] = [];
-  for (const [variable, host, port, hostVariable] of wanted) {
-    if (port === undefined || port === 0) continue;
-    const server = net.createServer();
-    server.listen(port, host);
-    try {
-      await listening(server, variable, host, port, hostVariable);
-      held.push(server);
-    } catch (err) {
-      if (!(err instanceof ListenError)) throw err;
-      problems.push(err.message);
-    }
-  }
-  await Promise.all(held.map((s) => new Promise((r) => s.close(r))));
-  return problems;
+  const failed = await unlistenable([
+    ...clientListeners(config),
+    { variable: 'IM_HTTP_PORT', host: config.httpHost, port: config.httpPort, hostVariable: 'IM_HTTP_HOST' },
+    { variable: 'IM_DASHBOARD_PORT', host: config.httpHost, port: dashboardDefault ? undefined : config.dashboardPort, hostVariable: 'IM_HTTP_HOST' },
+  ]);
+  return [...problems, ...failed.map((f) => f.error.message)];
 }
