@@ -151,6 +151,9 @@ export function groupSuite(source: SourceUnderTest): void {
   test(`${source.name}: POST /post_group_message uses the group source`, async () => {
     const m = await on(b, 41);
     const gid = await create([40, 41]);
+    // Posted on server A: live only once the router knows that server B holds user 41.
+    await eventually(async () => ((await httpJson(imr.ready.httpPort as number, '/all_online')).body as { appid: number; users: number[] }[])
+      .some((x) => x.appid === APP && x.users.includes(41)), 10_000, 'the router knows user 41');
     const got = m.next('group_im');
     const r = await httpJson(a.httpPort, `/post_group_message?appid=${APP}&sender=40&receiver=${gid}`, { method: 'POST', body: 'from http' });
     assert.is(r.status, 200, JSON.stringify(r.body));

@@ -64,10 +64,13 @@ export function record<T extends unknown[]>(c: ImClient, name: string): { got: T
      * The fence for what crosses shards or servers, where no one connection orders it: an RT
      * from `via` to c's user, sent now, takes the path what `via` sent before it took (its
      * shard, the Channel, the router or NATS, c's shard), in order; once c has it, whatever
-     * was sent before has arrived. No sleep: slow delivery makes it wait, never pass.
+     * was sent before has arrived. No sleep: slow delivery makes it wait, never pass. An RT
+     * is not stored: one sent before another server has made c's user known is lost, so the
+     * marker is sent again each second until one arrives.
      */
     async until(via) {
       const marker = `fence-${Math.random()}`;
+      let again: NodeJS.Timeout | undefined;
       const arrived = new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the fence RT from ${via.uid} to ${c.uid} did not arrive`)), 20_000);
         const seen = (m: { content: Buffer }) => {
@@ -78,8 +81,16 @@ export function record<T extends unknown[]>(c: ImClient, name: string): { got: T
         };
         c.on('rt', seen);
       });
-      via.sendRT({ receiver: c.uid!, content: marker });
-      await arrived;
+      const send = () => {
+        via.sendRT({ receiver: c.uid!, content: marker });
+        again = setTimeout(send, 1000);
+      };
+      send();
+      try {
+        await arrived;
+      } finally {
+        clearTimeout(again);
+      }
       c.off(name as never, on as never);
       return name === 'rt' ? got.filter((a) => (a[0] as { content: Buffer }).content.toString() !== marker) : got;
     },
