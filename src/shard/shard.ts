@@ -240,7 +240,6 @@ export class Shard implements ConnectionOwner {
   onClose(c: Connection, reason: DisconnectReason): void {
     this.#conns.delete(c);
     this.#held.delete(c);
-    if (this.#conns.size === 0 && this.#emptied.length > 0) for (const resolve of this.#emptied.splice(0)) resolve();
     if (c.authed) this.presence.unregister(c);
     this.#disconnected(reason);
     this.#log.debug({ conn: c.id, uid: c.uid, appid: c.appid, reason }, 'connection closed');
@@ -252,15 +251,6 @@ export class Shard implements ConnectionOwner {
 
   report(): ShardReport {
     return shardReport(this, this.#conns, this.#disconnects);
-  }
-
-  /** Who waits for the last connection to close (whenEmpty). */
-  readonly #emptied: (() => void)[] = [];
-
-  /** Resolves once this shard holds no connection (at once if it holds none). */
-  whenEmpty(): Promise<void> {
-    if (this.#conns.size === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#emptied.push(resolve));
   }
 
   /** Closes every connection gracefully (queued frames are written first). */
